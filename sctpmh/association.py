@@ -1,0 +1,323 @@
+"""The coroutine API for one association: ``await send``, ``await recv``, streams, events.
+
+:class:`Association` is an :class:`~sctpmh.protocol.AssociationProtocol` that turns callbacks
+into queues, the way ``asyncio.StreamReader`` does for TCP. It does not know which backend
+carries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator
+from types import TracebackType
+
+from .config import Config
+from .errors import AssociationClosedError, StreamError
+from .events import AssociationClosed, Event, Message, PathInfo
+from .protocol import AssociationProtocol, AssociationTransport
+
+__all__ = ["Association", "Stream"]
+
+Address = tuple[str, int]
+
+
+class _MessageQueue:
+    """Received messages waiting for ``recv``; the byte count drives read backpressure."""
+
+    def __init__(self) -> None:
+        self.items: collections.deque[Message] = collections.deque()
+        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def wake(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class Stream:
+    """One stream of an association, with its own receive queue.
+
+    Get it with :meth:`Association.stream`. Once a stream object exists, messages arriving
+    on that stream go to it instead of to :meth:`Association.recv`.
+    """
+
+    def __init__(self, association: Association, stream_id: int) -> None:
+        self._association = association
+        self._id = stream_id
+        self._queue = _MessageQueue()
+
+    @property
+    def id(self) -> int:
+        """The stream number (0..65535)."""
+        return self._id
+
+    async def send(self, data: bytes, *, ppid: int = 0, unordered: bool = False) -> None:
+        """Send one message on this stream; see :meth:`Association.send`."""
+        await self._association.send(data, stream=self._id, ppid=ppid, unordered=unordered)
+
+    async def recv(self) -> Message:
+        """The next message that arrived on this stream."""
+        return await self._association._receive(self._queue)
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._association._iterate(self._queue)
+
+
+class Association(AssociationProtocol):
+    """One SCTP association spread over every address of both sides.
+
+    Obtained from :func:`sctpmh.open_association` or handed to a server's handler; not
+    created directly.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._transport: AssociationTransport | None = None
+        self._messages = _MessageQueue()
+        self._streams: dict[int, Stream] = {}
+        self._events: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._received_size = 0
+        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._write_paused = False
+        self._closed = self._loop.create_future()
+        self._exception: Exception | None = None
+
+    def __repr__(self) -> str:
+        if self._transport is None:
+            return "<Association (not connected)>"
+        state = "closed" if self._closed.done() else "open"
+        return (
+            f"<Association id={self.association_id} {state} "
+            f"peer={self._transport.peer_addresses()}>"
+        )
+
+    # --- protocol callbacks ------------------------------------------------------------------
+
+    def connection_made(self, transport: AssociationTransport) -> None:  # noqa: D102
+        self._transport = transport
+
+    def message_received(self, message: Message) -> None:  # noqa: D102
+        stream = self._streams.get(message.stream)
+        queue = stream._queue if stream is not None else self._messages
+        queue.items.append(message)
+        queue.wake()
+        self._received_size += len(message.data)
+        transport = self._transport
+        if (
+            transport is not None
+            and transport.is_reading()
+            and self._received_size > transport.config.read_high_water
+        ):
+            # Nobody is reading fast enough: stop taking messages so memory stays bounded.
+            transport.pause_reading()
+
+    def event_received(self, event: Event) -> None:  # noqa: D102
+        self._events.put_nowait(event)
+
+    def pause_writing(self) -> None:  # noqa: D102
+        self._write_paused = True
+
+    def resume_writing(self) -> None:  # noqa: D102
+        self._write_paused = False
+        self._wake_drainers(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+        self._exception = exc
+        self._wake_drainers(exc)
+        self._messages.wake()
+        for stream in self._streams.values():
+            stream._queue.wake()
+        aborted = exc is not None
+        cause = getattr(exc, "cause", None)
+        self._events.put_nowait(AssociationClosed(cause=cause, aborted=aborted))
+        self._events.put_nowait(None)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    # --- information -------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> AssociationTransport:
+        """The transport underneath, for what the coroutine API does not cover."""
+        if self._transport is None:
+            raise AssociationClosedError("the association is not connected")
+        return self._transport
+
+    @property
+    def association_id(self) -> int:
+        """The id the kernel (or the stack) gave this association."""
+        return self.transport.association_id
+
+    @property
+    def config(self) -> Config:
+        """The configuration this association was opened with."""
+        return self.transport.config
+
+    @property
+    def outbound_streams(self) -> int:
+        """Streams this side may send on (negotiated in the handshake)."""
+        return self.transport.outbound_streams
+
+    @property
+    def inbound_streams(self) -> int:
+        """Streams the peer may send on (negotiated in the handshake)."""
+        return self.transport.inbound_streams
+
+    @property
+    def local_addresses(self) -> list[Address]:
+        """Every local address of the association."""
+        return self.transport.local_addresses()
+
+    @property
+    def peer_addresses(self) -> list[Address]:
+        """Every address of the peer."""
+        return self.transport.peer_addresses()
+
+    @property
+    def paths(self) -> list[PathInfo]:
+        """Live state of every path to the peer: state, srtt, rto, cwnd, mtu, primary."""
+        return self.transport.paths()
+
+    @property
+    def closed(self) -> bool:
+        """True once the association has ended."""
+        return self._closed.done()
+
+    # --- sending -----------------------------------------------------------------------------
+
+    async def send(
+        self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
+    ) -> None:
+        """Send one message, waiting while the write buffer is above its high-water mark.
+
+        Raises :class:`~sctpmh.StreamError` for a stream outside the negotiated range,
+        :class:`~sctpmh.MessageTooLargeError` above ``Config.max_message_size`` and
+        :class:`~sctpmh.AssociationClosedError` once the association is closed.
+        """
+        self.transport.send(data, stream=stream, ppid=ppid, unordered=unordered)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until the write buffer is at or below its low-water mark."""
+        if self._exception is not None:
+            raise AssociationClosedError("the association is closed") from self._exception
+        if not self._write_paused:
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    def _wake_drainers(self, exc: Exception | None) -> None:
+        while self._drain_waiters:
+            waiter = self._drain_waiters.popleft()
+            if waiter.done():
+                continue
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(AssociationClosedError("the association closed"))
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    def stream(self, stream_id: int) -> Stream:
+        """The :class:`Stream` object for ``stream_id``, created on first use."""
+        if isinstance(stream_id, bool) or not isinstance(stream_id, int):
+            raise StreamError(f"stream id must be an int, not {stream_id!r}", -1)
+        if not 0 <= stream_id <= 0xFFFF:
+            raise StreamError(f"stream id {stream_id} is outside 0..65535", stream_id)
+        existing = self._streams.get(stream_id)
+        if existing is not None:
+            return existing
+        stream = self._streams[stream_id] = Stream(self, stream_id)
+        # Messages of this stream that already wait in the shared queue move over, in order.
+        kept: collections.deque[Message] = collections.deque()
+        for message in self._messages.items:
+            (stream._queue.items if message.stream == stream_id else kept).append(message)
+        self._messages.items = kept
+        return stream
+
+    async def recv(self) -> Message:
+        """The next message (of any stream without its own :class:`Stream` object).
+
+        Raises :class:`~sctpmh.AssociationClosedError` once the association has ended and
+        every message received before that has been returned.
+        """
+        return await self._receive(self._messages)
+
+    async def _receive(self, queue: _MessageQueue) -> Message:
+        while not queue.items:
+            if self._closed.done():
+                raise AssociationClosedError("the association is closed") from self._exception
+            waiter = self._loop.create_future()
+            queue.waiters.append(waiter)
+            await waiter
+        message = queue.items.popleft()
+        self._received_size -= len(message.data)
+        transport = self._transport
+        if (
+            transport is not None
+            and not transport.is_reading()
+            and self._received_size <= transport.config.read_high_water // 4
+        ):
+            transport.resume_reading()
+        return message
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate(self._messages)
+
+    async def _iterate(self, queue: _MessageQueue) -> AsyncIterator[Message]:
+        while True:
+            try:
+                yield await self._receive(queue)
+            except AssociationClosedError:
+                if self._exception is not None:
+                    raise
+                return
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Events as they happen: path changes, send failures, shutdown; ends after
+        :class:`~sctpmh.events.AssociationClosed`."""
+        while True:
+            event = await self._events.get()
+            if event is None:
+                self._events.put_nowait(None)  # let a second iterator finish too
+                return
+            yield event
+
+    # --- closing -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Start a graceful SHUTDOWN: everything already sent is delivered first."""
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        """ABORT the association at once; queued messages are dropped."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def wait_closed(self) -> None:
+        """Wait until the association has ended."""
+        await asyncio.shield(self._closed)
+
+    async def aclose(self) -> None:
+        """``close()`` then ``wait_closed()``."""
+        self.close()
+        await self.wait_closed()
+
+    async def __aenter__(self) -> Association:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            await self.aclose()
+        else:
+            self.abort()
+            await self.wait_closed()

@@ -1,0 +1,770 @@
+"""Kernel SCTP sockets driven by asyncio's ``add_reader`` / ``add_writer``.
+
+A :class:`KernelEndpoint` owns one SCTP socket and works the same on the default loop and on
+uvloop, because it only ever asks the loop for readiness callbacks (handing SCTP sockets to
+uvloop's own transports does not work, uvloop issue 467).
+
+Socket styles (RFC 6458 sections 3 and 4):
+
+- a server uses one one-to-many socket (SOCK_SEQPACKET) bound to all its addresses; messages
+  and notifications carry an association id and are demultiplexed here into one
+  :class:`KernelAssociationTransport` per association;
+- a client uses one one-to-one socket (SOCK_STREAM) per association, so each association has
+  its own kernel buffers and flow control, and closing it is closing the fd.
+
+The I/O callbacks follow asyncio's ``_SelectorTransport`` ladder: EAGAIN returns, SystemExit
+and KeyboardInterrupt propagate, any other exception is fatal to what it concerns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import logging
+import socket
+import struct
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ..config import Config
+from ..errors import (
+    AssociationAbortedError,
+    AssociationClosedError,
+    MessageTooLargeError,
+    StreamError,
+)
+from ..events import (
+    AssociationRestarted,
+    AssociationUp,
+    Event,
+    Message,
+    PathInfo,
+    SendFailed,
+)
+from ..protocol import AssociationProtocol, AssociationTransport
+from . import sockapi
+from .sockapi import AssociationEnded, SockAddr
+
+__all__ = ["KernelAssociationTransport", "KernelEndpoint"]
+
+logger = logging.getLogger("sctpmh.kernel")
+
+#: How many messages one readiness callback reads before yielding to other callbacks.
+_READS_PER_CALLBACK: Final = 64
+#: Size of one read; larger messages arrive in pieces and are joined (MSG_EOR ends one).
+_READ_CHUNK: Final = 256 * 1024
+_MAX_PPID: Final = 2**32 - 1
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    """One queued send: a whole message, or a control request (EOF / ABORT) with no data."""
+
+    transport: KernelAssociationTransport
+    data: bytes
+    stream: int
+    ppid: int
+    flags: int
+
+
+class KernelEndpoint:
+    """One SCTP socket on an event loop, and the associations that live on it."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        config: Config,
+        *,
+        one_to_many: bool,
+        on_association: Callable[[KernelAssociationTransport], None] | None = None,
+    ) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._config = config
+        self._one_to_many = one_to_many
+        self._on_association = on_association
+        self._transports: dict[int, KernelAssociationTransport] = {}
+        self._write_queue: collections.deque[_Outgoing] = collections.deque()
+        self._writing = False
+        self._reading = False
+        self._read_blockers: set[int] = set()
+        self._buffer = bytearray(_READ_CHUNK)
+        self._view = memoryview(self._buffer)
+        self._pieces: list[bytes] = []
+        self._pieces_size = 0
+        self._skipping_oversize = False
+        self._notification_pieces: list[bytes] = []
+        self._connect_waiter: asyncio.Future[KernelAssociationTransport] | None = None
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def socket(self) -> socket.socket:
+        return self._sock
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def transports(self) -> list[KernelAssociationTransport]:
+        """Live associations on this socket."""
+        return list(self._transports.values())
+
+    def start(self) -> None:
+        """Begin reading. Call once, after the socket is bound (and listening or connecting)."""
+        self._update_reading()
+
+    def expect_association(self) -> asyncio.Future[KernelAssociationTransport]:
+        """A future for the first association to come up (one-to-one connect)."""
+        self._connect_waiter = self._loop.create_future()
+        return self._connect_waiter
+
+    def stop_accepting(self) -> None:
+        """Refuse new associations; live ones go on (a backlog of 0 stops a one-to-many
+        socket from listening, RFC 6458 section 3.1.3)."""
+        if not self._closed:
+            self._sock.listen(0)
+
+    def local_addresses(self) -> list[SockAddr]:
+        """Every address the socket is bound to."""
+        if self._closed:
+            return []
+        try:
+            return sockapi.get_local_addresses(self._sock, 0)
+        except OSError:
+            return []
+
+    def close(self) -> None:
+        """Close the socket at once; associations still on it are aborted by the kernel."""
+        if self._closed:
+            return
+        self._closed = True
+        self._update_reading()
+        self._set_writing(False)
+        for transport in list(self._transports.values()):
+            transport._ended(AssociationAbortedError("the socket was closed"))
+        self._transports.clear()
+        self._fail_connect(AssociationClosedError("the socket was closed"))
+        self._sock.close()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if not self._closed and self._sock.fileno() != -1:
+            _warn(f"unclosed {self!r}", ResourceWarning, source=self)
+            self._sock.close()
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _update_reading(self) -> None:
+        want = not self._closed and not self._read_blockers
+        if want and not self._reading:
+            self._loop.add_reader(self._sock.fileno(), self._on_readable)
+        elif not want and self._reading and self._sock.fileno() != -1:
+            self._loop.remove_reader(self._sock.fileno())
+        self._reading = want
+
+    def block_reading(self, assoc_id: int, blocked: bool) -> None:
+        """Stop (or restart) reading the socket on behalf of one association."""
+        if blocked:
+            self._read_blockers.add(assoc_id)
+        else:
+            self._read_blockers.discard(assoc_id)
+        self._update_reading()
+
+    def _on_readable(self) -> None:
+        for _ in range(_READS_PER_CALLBACK):
+            if not self._reading:
+                return
+            try:
+                nbytes, ancdata, flags, _ = self._sock.recvmsg_into(
+                    [self._view], sockapi.RCVINFO_SPACE
+                )
+            except (BlockingIOError, InterruptedError):
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except OSError as exc:
+                self._socket_error(exc)
+                return
+            except BaseException as exc:
+                self._fatal_error(exc, "fatal error reading an SCTP socket")
+                return
+            if flags & sockapi.MSG_NOTIFICATION:
+                self._notification_piece(nbytes, flags)
+            elif nbytes == 0 and not ancdata and not self._one_to_many:
+                # One-to-one: end of file once the association has shut down.
+                self._eof()
+                return
+            else:
+                self._data_piece(nbytes, flags, ancdata)
+
+    def _data_piece(self, nbytes: int, flags: int, ancdata: list[tuple[int, int, bytes]]) -> None:
+        info = sockapi.parse_rcvinfo(ancdata)
+        limit = self._config.max_message_size
+        if not self._skipping_oversize:
+            self._pieces.append(bytes(self._view[:nbytes]))
+            self._pieces_size += nbytes
+            if self._pieces_size > limit:
+                self._skipping_oversize = True
+                self._pieces.clear()
+                transport = self._transport_for(info.assoc_id if info else 0)
+                if transport is not None:
+                    transport._fail(
+                        MessageTooLargeError(
+                            f"the peer sent a message larger than max_message_size ({limit} "
+                            "bytes); the association was aborted",
+                            self._pieces_size,
+                            limit,
+                        )
+                    )
+        if not flags & sockapi.MSG_EOR:
+            return
+        data = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+        skipped = self._skipping_oversize
+        self._pieces = []
+        self._pieces_size = 0
+        self._skipping_oversize = False
+        if skipped or info is None:
+            return
+        transport = self._transport_for(info.assoc_id)
+        if transport is None:
+            logger.warning("message for unknown association %d dropped", info.assoc_id)
+            return
+        message = Message(
+            data,
+            stream=info.stream,
+            ppid=info.ppid,
+            unordered=info.unordered,
+            ssn=None if info.unordered else info.ssn,
+            tsn=info.tsn,
+        )
+        transport._deliver_message(message)
+
+    def _notification_piece(self, nbytes: int, flags: int) -> None:
+        self._notification_pieces.append(bytes(self._view[:nbytes]))
+        if not flags & sockapi.MSG_EOR:
+            return
+        data = b"".join(self._notification_pieces)
+        self._notification_pieces = []
+        try:
+            notification = sockapi.decode_notification(data)
+        except (ValueError, struct.error):
+            logger.exception("undecodable SCTP notification dropped")
+            return
+        if notification is None:
+            return
+        self._dispatch(notification.assoc_id, notification.event)
+
+    def _dispatch(self, assoc_id: int, event: Event) -> None:
+        if isinstance(event, AssociationUp):
+            self._association_up(event)
+            return
+        transport = self._transport_for(assoc_id)
+        if isinstance(event, AssociationEnded):
+            if transport is None:
+                if event.never_started:
+                    self._fail_connect(
+                        AssociationAbortedError(
+                            "could not establish the association: the peer did not answer "
+                            "or refused it",
+                            event.cause,
+                        )
+                    )
+                return
+            if event.aborted:
+                transport._ended(
+                    AssociationAbortedError("the association was aborted or lost", event.cause)
+                )
+            else:
+                transport._ended(None)
+            return
+        if transport is None:
+            logger.debug("event %r for unknown association %d dropped", event, assoc_id)
+            return
+        if isinstance(event, AssociationRestarted):
+            logger.info("association %d: the peer restarted", assoc_id)
+        transport._deliver_event(event)
+
+    def _association_up(self, event: AssociationUp) -> None:
+        known = self._transport_for(event.association_id)
+        if known is not None:
+            return
+        transport = KernelAssociationTransport(self, event)
+        self._transports[event.association_id] = transport
+        logger.debug("association %d up", event.association_id)
+        waiter = self._connect_waiter
+        if waiter is not None:
+            self._connect_waiter = None
+            if not waiter.done():
+                waiter.set_result(transport)
+                return
+        if self._on_association is None:
+            transport.abort()
+            return
+        self._on_association(transport)
+
+    def _transport_for(self, assoc_id: int) -> KernelAssociationTransport | None:
+        if not self._one_to_many:
+            # One association per socket: ids in ancillary data need not be consulted.
+            return next(iter(self._transports.values()), None)
+        return self._transports.get(assoc_id)
+
+    def _eof(self) -> None:
+        for transport in list(self._transports.values()):
+            transport._ended(None)
+        self._update_reading()
+
+    def _socket_error(self, exc: OSError) -> None:
+        if self._one_to_many:
+            logger.warning("error on a one-to-many SCTP socket ignored: %s", exc)
+            return
+        error = AssociationAbortedError(f"the association failed: {exc.strerror or exc}")
+        error.__cause__ = exc
+        self._fail_connect(error)
+        for transport in list(self._transports.values()):
+            transport._ended(error)
+        self._read_blockers.add(-1)  # nothing more will come from this socket
+        self._update_reading()
+
+    def _fail_connect(self, exc: Exception) -> None:
+        waiter = self._connect_waiter
+        self._connect_waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def _fatal_error(self, exc: BaseException, message: str) -> None:
+        self._loop.call_exception_handler(
+            {"message": message, "exception": exc, "socket": self._sock}
+        )
+        self.close()
+
+    def _forget(self, transport: KernelAssociationTransport) -> None:
+        self._transports.pop(transport.association_id, None)
+        self._read_blockers.discard(transport.association_id)
+        self._update_reading()
+        if not self._one_to_many:
+            self.close()
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _set_writing(self, want: bool) -> None:
+        if want and not self._writing and not self._closed:
+            self._loop.add_writer(self._sock.fileno(), self._on_writable)
+            self._writing = True
+        elif not want and self._writing:
+            if self._sock.fileno() != -1:
+                self._loop.remove_writer(self._sock.fileno())
+            self._writing = False
+
+    def write(self, item: _Outgoing) -> None:
+        """Send now if nothing waits before it, else queue it behind the others."""
+        if not self._write_queue:
+            try:
+                self._send(item)
+                return
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as exc:
+                item.transport._send_error(exc, item)
+                return
+        self._write_queue.append(item)
+        item.transport._queued(len(item.data))
+        self._set_writing(True)
+
+    def _send(self, item: _Outgoing) -> None:
+        transport = item.transport
+        if item.flags & sockapi.SCTP_EOF and not self._one_to_many:
+            # One-to-one sockets take no SCTP_EOF; shutdown() starts the same SHUTDOWN.
+            self._sock.shutdown(socket.SHUT_WR)
+            return
+        sockapi.send_message(
+            self._sock,
+            item.data,
+            stream=item.stream,
+            ppid=item.ppid,
+            flags=item.flags,
+            assoc_id=transport.association_id if self._one_to_many else 0,
+        )
+
+    def _on_writable(self) -> None:
+        while self._write_queue:
+            item = self._write_queue[0]
+            try:
+                self._send(item)
+            except (BlockingIOError, InterruptedError):
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except OSError as exc:
+                self._write_queue.popleft()
+                item.transport._dequeued(len(item.data))
+                item.transport._send_error(exc, item)
+                continue
+            except BaseException as exc:
+                self._fatal_error(exc, "fatal error writing an SCTP socket")
+                return
+            self._write_queue.popleft()
+            item.transport._dequeued(len(item.data))
+        self._set_writing(False)
+
+    def drop_queued(self, transport: KernelAssociationTransport) -> list[_Outgoing]:
+        """Remove and return everything still queued for ``transport``."""
+        kept: collections.deque[_Outgoing] = collections.deque()
+        dropped = []
+        for item in self._write_queue:
+            (dropped if item.transport is transport else kept).append(item)
+        self._write_queue = kept
+        if not kept:
+            self._set_writing(False)
+        return dropped
+
+    def abort_association(self, transport: KernelAssociationTransport) -> None:
+        """Send ABORT for one association (RFC 9260 section 9.1), bypassing the queue."""
+        if self._closed:
+            return
+        if not self._one_to_many:
+            # SO_LINGER with a zero timeout makes close() send ABORT instead of SHUTDOWN.
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
+        try:
+            sockapi.send_message(
+                self._sock,
+                b"",
+                stream=0,
+                ppid=0,
+                flags=sockapi.SCTP_ABORT,
+                assoc_id=transport.association_id,
+            )
+        except OSError as exc:
+            logger.debug("abort of association %d: %s", transport.association_id, exc)
+
+
+class KernelAssociationTransport(AssociationTransport):
+    """One association on a kernel SCTP socket."""
+
+    def __init__(self, endpoint: KernelEndpoint, up: AssociationUp) -> None:
+        self._endpoint = endpoint
+        self._loop = endpoint._loop
+        self._config = endpoint.config
+        self._assoc_id = up.association_id
+        self._outbound_streams = up.outbound_streams
+        self._inbound_streams = up.inbound_streams
+        self._protocol: AssociationProtocol | None = None
+        # What arrives before a protocol is attached waits here (the handshake completes
+        # in the reader callback, before the caller gets the transport).
+        self._early: list[Message | Event] = []
+        self._paused: collections.deque[Message] = collections.deque()
+        self._paused_size = 0
+        self._reading = True
+        self._buffer_size = 0
+        self._high_water = self._config.write_high_water
+        self._low_water = self._config.effective_write_low_water
+        self._protocol_paused = False
+        self._closing = False
+        self._ended_called = False
+        self._exception: Exception | None = None
+        self._peer_addresses = self._query_addresses(sockapi.get_peer_addresses)
+        self._local_addresses = self._query_addresses(sockapi.get_local_addresses)
+
+    def __repr__(self) -> str:
+        return f"<KernelAssociationTransport id={self._assoc_id} peer={self._peer_addresses}>"
+
+    def _query_addresses(
+        self, query: Callable[[socket.socket, int], list[SockAddr]]
+    ) -> list[SockAddr]:
+        try:
+            return query(self._endpoint.socket, self._assoc_id)
+        except OSError:
+            return []
+
+    # --- attaching -------------------------------------------------------------------------
+
+    def set_protocol(self, protocol: AssociationProtocol) -> None:
+        """Hand the association to ``protocol`` and deliver anything that arrived early."""
+        self._protocol = protocol
+        protocol.connection_made(self)
+        early, self._early = self._early, []
+        for item in early:
+            if isinstance(item, Message):
+                self._deliver_message(item)
+            else:
+                self._deliver_event(item)
+        if self._ended_called:
+            self._protocol = None
+            protocol.connection_lost(self._exception)
+
+    # --- properties ------------------------------------------------------------------------
+
+    @property
+    def association_id(self) -> int:
+        return self._assoc_id
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def outbound_streams(self) -> int:
+        return self._outbound_streams
+
+    @property
+    def inbound_streams(self) -> int:
+        return self._inbound_streams
+
+    def local_addresses(self) -> list[SockAddr]:
+        if not self._ended_called:
+            self._local_addresses = self._query_addresses(sockapi.get_local_addresses) or (
+                self._local_addresses
+            )
+        return list(self._local_addresses)
+
+    def peer_addresses(self) -> list[SockAddr]:
+        if not self._ended_called:
+            self._peer_addresses = self._query_addresses(sockapi.get_peer_addresses) or (
+                self._peer_addresses
+            )
+        return list(self._peer_addresses)
+
+    def paths(self) -> list[PathInfo]:
+        if self._ended_called:
+            return []
+        sock = self._endpoint.socket
+        try:
+            primary = sockapi.get_primary_address(sock, self._assoc_id)
+        except OSError:
+            primary = None
+        result = []
+        for address in self.peer_addresses():
+            try:
+                info = sockapi.get_peer_address_info(sock, self._assoc_id, address)
+            except OSError:
+                continue
+            result.append(
+                PathInfo(
+                    address=address,
+                    state=info.state,
+                    srtt=info.srtt if info.srtt > 0 else None,
+                    rto=info.rto,
+                    cwnd=info.cwnd,
+                    mtu=info.mtu,
+                    primary=address == primary,
+                )
+            )
+        return result
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        sock = self._endpoint.socket
+        if name == "socket":
+            return sock
+        if name == "association_id":
+            return self._assoc_id
+        if name == "peer_addresses":
+            return self.peer_addresses()
+        if name == "local_addresses":
+            return self.local_addresses()
+        if name == "peername":
+            peers = self.peer_addresses()
+            return peers[0] if peers else default
+        if name == "sockname":
+            local = self.local_addresses()
+            return local[0] if local else default
+        return default
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def send(
+        self,
+        data: bytes | bytearray | memoryview,
+        *,
+        stream: int = 0,
+        ppid: int = 0,
+        unordered: bool = False,
+    ) -> None:
+        if self._closing or self._ended_called:
+            raise AssociationClosedError(
+                f"association {self._assoc_id} is closed; cannot send"
+            ) from self._exception
+        if isinstance(stream, bool) or not isinstance(stream, int):
+            raise StreamError(f"stream must be an int, not {stream!r}", -1)
+        if not 0 <= stream < self._outbound_streams:
+            raise StreamError(
+                f"stream {stream} is out of range: this association has "
+                f"{self._outbound_streams} outbound streams (0..{self._outbound_streams - 1})",
+                stream,
+            )
+        if isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= _MAX_PPID:
+            raise ValueError(f"ppid must be an int in 0..{_MAX_PPID}, not {ppid!r}")
+        payload = bytes(data)
+        limit = self._config.max_message_size
+        if len(payload) > limit:
+            raise MessageTooLargeError(
+                f"message of {len(payload)} bytes is larger than max_message_size ({limit})",
+                len(payload),
+                limit,
+            )
+        if not payload:
+            raise ValueError("SCTP cannot send an empty message (RFC 9260 section 3.3.1)")
+        flags = sockapi.SCTP_UNORDERED if unordered else 0
+        self._endpoint.write(_Outgoing(self, payload, stream, ppid, flags))
+
+    def get_write_buffer_size(self) -> int:
+        return self._buffer_size
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (self._low_water, self._high_water)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._high_water, self._low_water = high, low
+        self._maybe_pause_protocol()
+        self._maybe_resume_protocol()
+
+    def _queued(self, size: int) -> None:
+        self._buffer_size += size
+        self._maybe_pause_protocol()
+
+    def _dequeued(self, size: int) -> None:
+        self._buffer_size -= size
+        self._maybe_resume_protocol()
+
+    def _maybe_pause_protocol(self) -> None:
+        if self._buffer_size <= self._high_water or self._protocol_paused:
+            return
+        self._protocol_paused = True
+        if self._protocol is not None:
+            self._call_protocol(self._protocol.pause_writing)
+
+    def _maybe_resume_protocol(self) -> None:
+        if self._protocol_paused and self._buffer_size <= self._low_water:
+            self._protocol_paused = False
+            if self._protocol is not None:
+                self._call_protocol(self._protocol.resume_writing)
+
+    def _send_error(self, exc: OSError, item: _Outgoing) -> None:
+        if item.data:
+            error = exc.errno or errno.EIO
+            self._deliver_event(SendFailed(item.data, item.stream, item.ppid, error, False))
+        self._fail(AssociationAbortedError(f"sending failed: {exc.strerror or exc}"))
+
+    # --- receiving -------------------------------------------------------------------------
+
+    def pause_reading(self) -> None:
+        self._reading = False
+
+    def resume_reading(self) -> None:
+        if self._reading:
+            return
+        self._reading = True
+        while self._paused and self._reading:
+            message = self._paused.popleft()
+            self._paused_size -= len(message.data)
+            self._hand_over(message)
+        self._endpoint.block_reading(self._assoc_id, False)
+
+    def is_reading(self) -> bool:
+        return self._reading
+
+    def _deliver_message(self, message: Message) -> None:
+        if self._protocol is None:
+            self._early.append(message)
+        elif not self._reading:
+            # A paused association keeps what still arrives; once it holds more than the
+            # read high-water mark the socket stops being read, and the kernel's receive
+            # window closes toward the peer (RFC 9260 section 6.2).
+            self._paused.append(message)
+            self._paused_size += len(message.data)
+            if self._paused_size > self._config.read_high_water:
+                self._endpoint.block_reading(self._assoc_id, True)
+        else:
+            self._hand_over(message)
+
+    def _hand_over(self, message: Message) -> None:
+        if self._protocol is not None:
+            self._call_protocol(self._protocol.message_received, message)
+
+    def _deliver_event(self, event: Event) -> None:
+        if self._protocol is None:
+            self._early.append(event)
+        else:
+            self._call_protocol(self._protocol.event_received, event)
+
+    def _call_protocol(self, method: Callable[..., None], *args: Any) -> None:
+        try:
+            method(*args)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler(
+                {
+                    "message": f"protocol callback {method.__qualname__} failed",
+                    "exception": exc,
+                    "transport": self,
+                }
+            )
+            self.abort()
+
+    # --- closing ---------------------------------------------------------------------------
+
+    def is_closing(self) -> bool:
+        return self._closing or self._ended_called
+
+    def close(self) -> None:
+        if self._closing or self._ended_called:
+            return
+        self._closing = True
+        self._endpoint.write(_Outgoing(self, b"", 0, 0, sockapi.SCTP_EOF))
+
+    def abort(self) -> None:
+        if self._ended_called:
+            return
+        self._closing = True
+        self._endpoint.drop_queued(self)
+        self._buffer_size = 0
+        self._endpoint.abort_association(self)
+        self._ended(None)
+
+    def _fail(self, exc: Exception) -> None:
+        """End the association because of ``exc``, aborting it toward the peer."""
+        if self._ended_called:
+            return
+        self._endpoint.abort_association(self)
+        self._ended(exc)
+
+    def _ended(self, exc: Exception | None) -> None:
+        """The association is gone; tell the protocol once, handing back what was unsent."""
+        if self._ended_called:
+            return
+        self._ended_called = True
+        self._closing = True
+        self._exception = exc
+        for item in self._endpoint.drop_queued(self):
+            if item.data:
+                error = errno.ECONNABORTED
+                self._deliver_event(SendFailed(item.data, item.stream, item.ppid, error, False))
+        self._buffer_size = 0
+        self._paused.clear()
+        self._endpoint._forget(self)
+        protocol = self._protocol
+        if protocol is not None:
+            self._protocol = None
+            self._loop.call_soon(self._connection_lost, protocol, exc)
+
+    def _connection_lost(self, protocol: AssociationProtocol, exc: Exception | None) -> None:
+        try:
+            protocol.connection_lost(exc)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:
+            self._loop.call_exception_handler(
+                {"message": "connection_lost failed", "exception": error, "transport": self}
+            )

@@ -1,0 +1,507 @@
+"""Typed adapter over the Linux kernel's SCTP socket API (RFC 6458), the only place that
+imports pysctp.
+
+pysctp is used where it is sound (the socket-option calls that take a plain dictionary). Where
+it is not (see shared/design/PYSCTP.md: PPID byte order, leaking non-blocking receives,
+notification decoding, IPv6 bindx/connectx overflows, assoc-id-less address queries), this module
+talks to the kernel directly: ``sendmsg`` / ``recvmsg_into`` with SCTP_SNDINFO / SCTP_RCVINFO
+ancillary data, ``setsockopt`` with packed sockaddr arrays, and ``getsockopt`` through libc for
+the options whose input is the same buffer as their output.
+
+Nothing here touches the event loop; every call is non-blocking and raises ``OSError``
+subclasses (``BlockingIOError`` for EAGAIN / EINPROGRESS) like the ``socket`` module does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import ipaddress
+import os
+import socket
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import _sctp  # pysctp's C module; see the module docstring for what it is trusted with
+
+from ..errors import SctpUnavailableError
+from ..events import (
+    AssociationLost,
+    AssociationRestarted,
+    AssociationUp,
+    Event,
+    PathAdded,
+    PathRemoved,
+    PathState,
+    PathStateChanged,
+    PeerShutdown,
+    PrimaryChanged,
+    RemoteError,
+    SenderDry,
+    SendFailed,
+)
+
+__all__ = [
+    "IPPROTO_SCTP",
+    "AssociationEnded",
+    "Notification",
+    "PeerAddressInfo",
+    "RecvInfo",
+    "SockAddr",
+    "bind_addresses",
+    "connect_addresses",
+    "create_socket",
+    "decode_notification",
+    "get_local_addresses",
+    "get_peer_address_info",
+    "get_peer_addresses",
+    "get_primary_address",
+    "get_stream_counts",
+    "parse_rcvinfo",
+    "prepare_socket",
+    "send_message",
+    "sndinfo_cmsg",
+]
+
+SockAddr = tuple[str, int]
+
+IPPROTO_SCTP: Final = 132
+SOL_SCTP: Final = IPPROTO_SCTP
+
+# Socket options (linux/sctp.h).
+_SCTP_PRIMARY_ADDR: Final = 6
+_SCTP_STATUS: Final = 14
+_SCTP_GET_PEER_ADDR_INFO: Final = 15
+_SCTP_RECVRCVINFO: Final = 32
+_SCTP_SOCKOPT_BINDX_ADD: Final = 100
+_SCTP_GET_PEER_ADDRS: Final = 108
+_SCTP_GET_LOCAL_ADDRS: Final = 109
+_SCTP_SOCKOPT_CONNECTX: Final = 110
+_SCTP_EVENT: Final = 127
+
+# Ancillary data types (enum sctp_cmsg_type).
+_SCTP_SNDINFO: Final = 2
+_SCTP_RCVINFO: Final = 3
+
+# recvmsg flags.
+MSG_NOTIFICATION: Final = 0x8000
+MSG_EOR: Final = socket.MSG_EOR
+
+# sctp_sndinfo flags (RFC 6458 section 5.3.4).
+SCTP_UNORDERED: Final = 1
+SCTP_ADDR_OVER: Final = 2
+SCTP_ABORT: Final = 4
+SCTP_EOF: Final = 0x200  # MSG_FIN
+
+# Notification types (enum sctp_sn_type).
+_SCTP_ASSOC_CHANGE: Final = 0x8001
+_SCTP_PEER_ADDR_CHANGE: Final = 0x8002
+_SCTP_REMOTE_ERROR: Final = 0x8004
+_SCTP_SHUTDOWN_EVENT: Final = 0x8005
+_SCTP_SENDER_DRY_EVENT: Final = 0x8009
+_SCTP_SEND_FAILED_EVENT: Final = 0x800D
+SUBSCRIBED_EVENTS: Final = (
+    _SCTP_ASSOC_CHANGE,
+    _SCTP_PEER_ADDR_CHANGE,
+    _SCTP_REMOTE_ERROR,
+    _SCTP_SHUTDOWN_EVENT,
+    _SCTP_SENDER_DRY_EVENT,
+    _SCTP_SEND_FAILED_EVENT,
+)
+
+# sctp_assoc_change states.
+_SCTP_COMM_UP: Final = 0
+_SCTP_COMM_LOST: Final = 1
+_SCTP_RESTART: Final = 2
+_SCTP_SHUTDOWN_COMP: Final = 3
+_SCTP_CANT_STR_ASSOC: Final = 4
+
+# sctp_paddr_change states.
+_SPC_STATES: Final = {
+    0: PathState.ACTIVE,  # SCTP_ADDR_AVAILABLE
+    1: PathState.INACTIVE,  # SCTP_ADDR_UNREACHABLE
+    5: PathState.ACTIVE,  # SCTP_ADDR_CONFIRMED
+    6: PathState.POTENTIALLY_FAILED,  # SCTP_ADDR_POTENTIALLY_FAILED
+}
+_SPC_REMOVED: Final = 2
+_SPC_ADDED: Final = 3
+_SPC_MADE_PRIM: Final = 4
+
+# sctp_paddrinfo states (enum sctp_spinfo_state).
+_SPINFO_STATES: Final = {
+    0: PathState.INACTIVE,
+    1: PathState.POTENTIALLY_FAILED,
+    2: PathState.ACTIVE,
+    3: PathState.UNCONFIRMED,
+}
+
+_SOCKADDR_STORAGE_SIZE: Final = 128
+_SNDINFO: Final = struct.Struct("=HH4sIi")  # sid, flags, ppid (wire order), context, assoc_id
+_RCVINFO: Final = struct.Struct("=HHHxx4sIIIi")  # sid, ssn, flags, ppid, tsn, cumtsn, ctx, id
+_NOTIFICATION_HEADER: Final = struct.Struct("=HHI")
+_ASSOC_CHANGE: Final = struct.Struct("=HHIHHHHi")
+_PADDR_CHANGE_TAIL: Final = struct.Struct("=iii")  # after the 8-byte header and the address
+_REMOTE_ERROR: Final = struct.Struct("=HHI2sxxi")
+_SEND_FAILED_EVENT: Final = struct.Struct("=HHII") 
+_ASSOC_ID_ONLY: Final = struct.Struct("=HHIi")
+_EVENT: Final = struct.Struct("=iHBx")  # sctp_event: assoc_id, type, on
+_PADDRINFO_TAIL: Final = struct.Struct("=iIIII")  # state, cwnd, srtt (ms), rto (ms), mtu
+_STATUS_HEAD: Final = struct.Struct("=iiIHHHHI")
+
+_SCTP_FUTURE_ASSOC: Final = 0
+
+_SCTP_MISSING_HELP: Final = (
+    "this kernel cannot create SCTP sockets ({reason}). Fix: load the module with "
+    "'sudo modprobe sctp' (on Debian/Ubuntu it ships in linux-modules-extra / the kernel image; "
+    "on RHEL/Fedora remove it from /etc/modprobe.d/*blacklist*); in a container, load it on "
+    "the host. Where the kernel is built without SCTP, run inside the project's lab VM: "
+    "scripts/lab run -- <command>"
+)
+
+
+# --- sockets ---------------------------------------------------------------------------------
+
+
+def create_socket(family: socket.AddressFamily, *, one_to_many: bool) -> socket.socket:
+    """A non-blocking SCTP socket: one-to-many (SOCK_SEQPACKET) or one-to-one (SOCK_STREAM).
+
+    Raises :class:`SctpUnavailableError` with the fix when the kernel has no SCTP.
+    """
+    kind = socket.SOCK_SEQPACKET if one_to_many else socket.SOCK_STREAM
+    try:
+        sock = socket.socket(family, kind, IPPROTO_SCTP)
+    except OSError as exc:
+        if exc.errno in (errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT):
+            reason = os.strerror(exc.errno or 0)
+            raise SctpUnavailableError(
+                exc.errno, _SCTP_MISSING_HELP.format(reason=reason)
+            ) from exc
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def prepare_socket(
+    sock: socket.socket,
+    *,
+    outbound_streams: int,
+    inbound_streams: int,
+    max_init_attempts: int,
+    nodelay: bool,
+) -> None:
+    """Subscribe to every notification sctpmh uses and set the socket-wide defaults."""
+    # SCTP_EVENT, one event type per call (RFC 6458 section 6.2.2): the older SCTP_EVENTS
+    # struct changes size between kernel versions and fails with EINVAL on a mismatch.
+    for event_type in SUBSCRIBED_EVENTS:
+        sock.setsockopt(SOL_SCTP, _SCTP_EVENT, _EVENT.pack(_SCTP_FUTURE_ASSOC, event_type, 1))
+    # Ask for an SCTP_RCVINFO cmsg with each message: stream, PPID, flags and assoc id.
+    sock.setsockopt(SOL_SCTP, _SCTP_RECVRCVINFO, 1)
+    _sctp.set_initparams(
+        sock.fileno(),
+        {
+            "_num_ostreams": outbound_streams,
+            "_max_instreams": inbound_streams,
+            "_max_attempts": max_init_attempts,
+            "_max_init_timeo": 0,
+        },
+    )
+    _sctp.set_nodelay(sock.fileno(), bool(nodelay))
+
+
+# --- addresses -------------------------------------------------------------------------------
+
+
+def _pack_sockaddr(host: str, port: int) -> bytes:
+    address = ipaddress.ip_address(host.split("%", 1)[0])
+    if address.version == 4:
+        return struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + address.packed + bytes(8)
+    scope = 0
+    if "%" in host:
+        name = host.split("%", 1)[1]
+        scope = int(name) if name.isdigit() else socket.if_nametoindex(name)
+    return (
+        struct.pack("=H", socket.AF_INET6)
+        + struct.pack("!HI", port, 0)
+        + address.packed
+        + struct.pack("=I", scope)
+    )
+
+
+def pack_sockaddrs(addresses: Sequence[SockAddr]) -> bytes:
+    """The packed ``struct sockaddr`` array that bindx / connectx take (RFC 6458 9.1, 9.9)."""
+    return b"".join(_pack_sockaddr(host, port) for host, port in addresses)
+
+
+def unpack_sockaddr(data: bytes | memoryview, offset: int = 0) -> tuple[SockAddr, int]:
+    """Decode one sockaddr at ``offset``; return it and the offset just past it."""
+    (family,) = struct.unpack_from("=H", data, offset)
+    if family == socket.AF_INET:
+        (port,) = struct.unpack_from("!H", data, offset + 2)
+        host = str(ipaddress.IPv4Address(bytes(data[offset + 4 : offset + 8])))
+        return (host, port), offset + 16
+    if family == socket.AF_INET6:
+        (port,) = struct.unpack_from("!H", data, offset + 2)
+        address = ipaddress.IPv6Address(bytes(data[offset + 8 : offset + 24]))
+        (scope,) = struct.unpack_from("=I", data, offset + 24)
+        host = str(address) if not scope else f"{address}%{scope}"
+        return (host, port), offset + 28
+    raise ValueError(f"unexpected address family {family} from the kernel")
+
+
+def bind_addresses(sock: socket.socket, addresses: Sequence[SockAddr]) -> int:
+    """Bind to every address with sctp_bindx ADD (RFC 6458 section 9.1); return the port.
+
+    Port 0 lets the kernel pick one port, which every further address then shares: an SCTP
+    endpoint has a single port for all its addresses (RFC 9260 section 1.3). bindx is used for
+    the first address too because it takes IPv4 and IPv6 addresses alike on an AF_INET6 socket.
+    """
+    first, *rest = addresses
+    sock.setsockopt(SOL_SCTP, _SCTP_SOCKOPT_BINDX_ADD, pack_sockaddrs([first]))
+    port: int = sock.getsockname()[1]
+    if rest:
+        sock.setsockopt(
+            SOL_SCTP, _SCTP_SOCKOPT_BINDX_ADD, pack_sockaddrs([(h, port) for h, _ in rest])
+        )
+    return port
+
+
+def connect_addresses(sock: socket.socket, addresses: Sequence[SockAddr]) -> None:
+    """sctp_connectx to every peer address at once (RFC 6458 section 9.9).
+
+    Giving all of them lets the INIT go to the next address when the first is unreachable
+    (RFC 9260 section 5.1.2). On a non-blocking socket this raises ``BlockingIOError``
+    (EINPROGRESS); completion arrives as an SCTP_COMM_UP notification.
+    """
+    sock.setsockopt(SOL_SCTP, _SCTP_SOCKOPT_CONNECTX, pack_sockaddrs(addresses))
+
+
+# getsockopt whose input and output share one buffer (SCTP_GET_PEER_ADDRS and friends take the
+# association id in it). Python's socket.getsockopt only passes a zeroed buffer, so go to libc.
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_libc.getsockopt.argtypes = [
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint32),
+]
+_libc.getsockopt.restype = ctypes.c_int
+
+
+def _getsockopt_inout(sock: socket.socket, option: int, request: bytes, size: int) -> bytes:
+    buffer = ctypes.create_string_buffer(request, max(size, len(request)))
+    length = ctypes.c_uint32(len(buffer))
+    if _libc.getsockopt(sock.fileno(), SOL_SCTP, option, buffer, ctypes.byref(length)) < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return buffer.raw[: length.value]
+
+
+def _get_addresses(sock: socket.socket, option: int, assoc_id: int) -> list[SockAddr]:
+    data = _getsockopt_inout(sock, option, struct.pack("=iI", assoc_id, 0), 8 + 64 * 28)
+    (count,) = struct.unpack_from("=I", data, 4)
+    result, offset = [], 8
+    for _ in range(count):
+        address, offset = unpack_sockaddr(data, offset)
+        result.append(address)
+    return result
+
+
+def get_peer_addresses(sock: socket.socket, assoc_id: int) -> list[SockAddr]:
+    """Every address of the peer in association ``assoc_id`` (sctp_getpaddrs)."""
+    return _get_addresses(sock, _SCTP_GET_PEER_ADDRS, assoc_id)
+
+
+def get_local_addresses(sock: socket.socket, assoc_id: int) -> list[SockAddr]:
+    """Every local address of association ``assoc_id`` (sctp_getladdrs)."""
+    return _get_addresses(sock, _SCTP_GET_LOCAL_ADDRS, assoc_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAddressInfo:
+    """What the kernel knows of one path (SCTP_GET_PEER_ADDR_INFO, RFC 6458 8.2.2)."""
+
+    address: SockAddr
+    state: PathState
+    cwnd: int
+    srtt: float
+    rto: float
+    mtu: int
+
+
+def get_peer_address_info(
+    sock: socket.socket, assoc_id: int, address: SockAddr
+) -> PeerAddressInfo:
+    """Live state of the path to ``address``."""
+    storage = _pack_sockaddr(*address).ljust(_SOCKADDR_STORAGE_SIZE, b"\0")
+    data = _getsockopt_inout(
+        sock,
+        _SCTP_GET_PEER_ADDR_INFO,
+        struct.pack("=i", assoc_id) + storage,
+        4 + _SOCKADDR_STORAGE_SIZE + _PADDRINFO_TAIL.size,
+    )
+    state, cwnd, srtt, rto, mtu = _PADDRINFO_TAIL.unpack_from(data, 4 + _SOCKADDR_STORAGE_SIZE)
+    return PeerAddressInfo(
+        address=address,
+        state=_SPINFO_STATES.get(state, PathState.UNCONFIRMED),
+        cwnd=cwnd,
+        srtt=srtt / 1000.0,
+        rto=rto / 1000.0,
+        mtu=mtu,
+    )
+
+
+def get_primary_address(sock: socket.socket, assoc_id: int) -> SockAddr:
+    """The peer address the association sends to by default (SCTP_PRIMARY_ADDR)."""
+    data = _getsockopt_inout(
+        sock, _SCTP_PRIMARY_ADDR, struct.pack("=i", assoc_id), 4 + _SOCKADDR_STORAGE_SIZE
+    )
+    return unpack_sockaddr(data, 4)[0]
+
+
+def get_stream_counts(sock: socket.socket, assoc_id: int) -> tuple[int, int]:
+    """Negotiated (outbound, inbound) stream counts of the association (SCTP_STATUS)."""
+    size = _STATUS_HEAD.size + 4 + _SOCKADDR_STORAGE_SIZE + _PADDRINFO_TAIL.size
+    data = _getsockopt_inout(sock, _SCTP_STATUS, struct.pack("=i", assoc_id), size)
+    _, _, _, _, _, inbound, outbound, _ = _STATUS_HEAD.unpack_from(data)
+    return outbound, inbound
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def sndinfo_cmsg(stream: int, ppid: int, flags: int, assoc_id: int) -> tuple[int, int, bytes]:
+    """The SCTP_SNDINFO ancillary item for one message (RFC 6458 section 5.3.4).
+
+    The kernel copies ``snd_ppid`` to the wire as it is, so the PPID goes in network byte
+    order here and users see a plain host-order integer (RFC 9260 section 3.3.1).
+    """
+    info = _SNDINFO.pack(stream, flags, ppid.to_bytes(4, "big"), 0, assoc_id)
+    return (SOL_SCTP, _SCTP_SNDINFO, info)
+
+
+def send_message(
+    sock: socket.socket,
+    data: bytes | memoryview,
+    *,
+    stream: int,
+    ppid: int,
+    flags: int,
+    assoc_id: int,
+) -> int:
+    """Send one whole message; raises ``BlockingIOError`` when the send buffer is full.
+
+    SCTP sends a message atomically: it is accepted whole or not at all, so a partial
+    send cannot happen.
+    """
+    return sock.sendmsg([data], [sndinfo_cmsg(stream, ppid, flags, assoc_id)])
+
+
+@dataclass(frozen=True, slots=True)
+class RecvInfo:
+    """The SCTP_RCVINFO of a received piece of a message."""
+
+    stream: int
+    ssn: int
+    unordered: bool
+    ppid: int
+    tsn: int
+    assoc_id: int
+
+
+RCVINFO_SPACE: Final = socket.CMSG_SPACE(_RCVINFO.size)
+
+
+def parse_rcvinfo(ancdata: list[tuple[int, int, bytes]]) -> RecvInfo | None:
+    """Pick the SCTP_RCVINFO item out of ``recvmsg`` ancillary data."""
+    for level, kind, payload in ancdata:
+        if level == SOL_SCTP and kind == _SCTP_RCVINFO and len(payload) >= _RCVINFO.size:
+            sid, ssn, flags, ppid, tsn, _, _, assoc_id = _RCVINFO.unpack_from(payload)
+            return RecvInfo(
+                stream=sid,
+                ssn=ssn,
+                unordered=bool(flags & SCTP_UNORDERED),
+                ppid=int.from_bytes(ppid, "big"),
+                tsn=tsn,
+                assoc_id=assoc_id,
+            )
+    return None
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationEnded(Event):
+    """The kernel says the association is gone: shutdown completed, lost, or never started."""
+
+    cause: int | None
+    aborted: bool
+    never_started: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A decoded SCTP notification: which association it concerns and the event."""
+
+    assoc_id: int
+    event: Event
+
+
+def decode_notification(data: bytes) -> Notification | None:
+    """Decode one whole notification (RFC 6458 section 6.1); None for types not subscribed."""
+    kind, flags, _length = _NOTIFICATION_HEADER.unpack_from(data)
+    if kind == _SCTP_ASSOC_CHANGE:
+        _, _, _, state, error, outbound, inbound, assoc_id = _ASSOC_CHANGE.unpack_from(data)
+        event: Event
+        if state == _SCTP_COMM_UP:
+            event = AssociationUp(assoc_id, outbound, inbound)
+        elif state == _SCTP_RESTART:
+            event = AssociationRestarted(assoc_id)
+        elif state == _SCTP_SHUTDOWN_COMP:
+            event = AssociationEnded(cause=None, aborted=False, never_started=False)
+        elif state == _SCTP_COMM_LOST:
+            event = AssociationEnded(cause=error or None, aborted=True, never_started=False)
+        elif state == _SCTP_CANT_STR_ASSOC:
+            event = AssociationEnded(cause=error or None, aborted=True, never_started=True)
+        else:
+            return None
+        return Notification(assoc_id, event)
+    if kind == _SCTP_PEER_ADDR_CHANGE:
+        address, _ = unpack_sockaddr(data, 8)
+        state, error, assoc_id = _PADDR_CHANGE_TAIL.unpack_from(data, 8 + _SOCKADDR_STORAGE_SIZE)
+        if state == _SPC_ADDED:
+            return Notification(assoc_id, PathAdded(address))
+        if state == _SPC_REMOVED:
+            return Notification(assoc_id, PathRemoved(address))
+        if state == _SPC_MADE_PRIM:
+            return Notification(assoc_id, PrimaryChanged(address))
+        path_state = _SPC_STATES.get(state)
+        if path_state is None:
+            return None
+        return Notification(assoc_id, PathStateChanged(address, path_state, error))
+    if kind == _SCTP_SEND_FAILED_EVENT:
+        _, _, _, error = _SEND_FAILED_EVENT.unpack_from(data)
+        sid, _, ppid, _, _ = _SNDINFO.unpack_from(data, _SEND_FAILED_EVENT.size)
+        (assoc_id,) = struct.unpack_from("=i", data, _SEND_FAILED_EVENT.size + _SNDINFO.size)
+        payload = data[_SEND_FAILED_EVENT.size + _SNDINFO.size + 4 :]
+        sent = bool(flags & 1)  # SCTP_DATA_SENT: it went on the wire at least once
+        failed = SendFailed(payload, sid, int.from_bytes(ppid, "big"), error, sent)
+        return Notification(assoc_id, failed)
+    if kind == _SCTP_REMOTE_ERROR:
+        _, _, _, cause, assoc_id = _REMOTE_ERROR.unpack_from(data)
+        error_data = data[_REMOTE_ERROR.size :]
+        return Notification(assoc_id, RemoteError(int.from_bytes(cause, "big"), error_data))
+    if kind == _SCTP_SHUTDOWN_EVENT:
+        return Notification(_ASSOC_ID_ONLY.unpack_from(data)[3], PeerShutdown())
+    if kind == _SCTP_SENDER_DRY_EVENT:
+        return Notification(_ASSOC_ID_ONLY.unpack_from(data)[3], SenderDry())
+    return None
+
+
+def association_lost(assoc_id: int, cause: int | None) -> AssociationLost:
+    """The public event for an association the kernel reports lost."""
+    return AssociationLost(assoc_id, cause)

@@ -1,0 +1,157 @@
+"""A multi-homed SCTP server: one listening endpoint, a handler task per association."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Protocol
+
+from .association import Association
+from .protocol import AssociationTransport
+
+__all__ = ["Server"]
+
+logger = logging.getLogger("sctpmh.server")
+
+Address = tuple[str, int]
+Handler = Callable[[Association], Awaitable[None]]
+
+
+class ListeningEndpoint(Protocol):
+    """What a backend's listening endpoint offers the server."""
+
+    def close(self) -> None: ...
+    def stop_accepting(self) -> None: ...
+    def local_addresses(self) -> list[Address]: ...
+
+
+class Server:
+    """Serves associations on every bound address; an async context manager like
+    ``asyncio.Server``. Created by :func:`sctpmh.create_server`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
+        self._loop = loop
+        self._handler = handler
+        self._endpoint: ListeningEndpoint | None = None
+        self._associations: dict[Association, asyncio.Task[None]] = {}
+        self._serving = True
+        self._serving_forever: asyncio.Future[None] | None = None
+        self._closed = loop.create_future()
+
+    def _attach(self, endpoint: ListeningEndpoint) -> None:
+        self._endpoint = endpoint
+
+    def _new_association(self, transport: AssociationTransport) -> None:
+        """Backend callback: an association came up on the listening endpoint."""
+        if not self._serving:
+            transport.abort()
+            return
+        association = Association()
+        transport.set_protocol(association)
+        task = self._loop.create_task(self._run_handler(association))
+        self._associations[association] = task
+
+    async def _run_handler(self, association: Association) -> None:
+        try:
+            await self._handler(association)
+        except asyncio.CancelledError:
+            association.abort()
+            raise
+        except Exception:
+            # A failing handler ends only its own association.
+            logger.exception(
+                "handler failed; aborting association %d", association.association_id
+            )
+            association.abort()
+        else:
+            association.close()
+        finally:
+            try:
+                await association.wait_closed()
+            finally:
+                del self._associations[association]
+                self._maybe_finish()
+
+    @property
+    def addresses(self) -> list[Address]:
+        """Every local address the server is bound to."""
+        return self._endpoint.local_addresses() if self._endpoint is not None else []
+
+    @property
+    def port(self) -> int:
+        """The server's port (all its addresses share it)."""
+        addresses = self.addresses
+        return addresses[0][1] if addresses else 0
+
+    @property
+    def associations(self) -> list[Association]:
+        """Associations being served now."""
+        return list(self._associations)
+
+    def is_serving(self) -> bool:
+        """True until :meth:`close`."""
+        return self._serving
+
+    def close(self) -> None:
+        """Stop accepting associations and shut the live ones down gracefully."""
+        if not self._serving:
+            return
+        self._serving = False
+        if self._endpoint is not None:
+            self._endpoint.stop_accepting()
+        for association in list(self._associations):
+            association.close()
+        if self._serving_forever is not None and not self._serving_forever.done():
+            self._serving_forever.set_result(None)
+        self._maybe_finish()
+
+    def abort(self) -> None:
+        """Stop accepting and abort every live association."""
+        self._serving = False
+        for association in list(self._associations):
+            association.abort()
+        self.close()
+
+    def _maybe_finish(self) -> None:
+        if self._serving or self._associations or self._closed.done():
+            return
+        if self._endpoint is not None:
+            self._endpoint.close()
+        self._closed.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Wait until the server is closed and every association has ended."""
+        await asyncio.shield(self._closed)
+
+    async def serve_forever(self) -> None:
+        """Serve until :meth:`close` (then return) or until cancelled (then close and wait
+        for the associations to end before re-raising)."""
+        if not self._serving:
+            raise RuntimeError("the server is closed")
+        if self._serving_forever is not None:
+            raise RuntimeError("serve_forever() is already running")
+        self._serving_forever = self._loop.create_future()
+        try:
+            await self._serving_forever
+        except asyncio.CancelledError:
+            try:
+                self.close()
+                await self.wait_closed()
+            finally:
+                raise
+        finally:
+            self._serving_forever = None
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        await self.wait_closed()
