@@ -52,7 +52,9 @@ HOST_PACKAGES = {
     "qemu-system-x86_64": "qemu-system-x86",
     "depmod": "kmod",
     "modprobe": "kmod",
-    "cpio": "cpio",
+    # The guest runs the host's own ip and tc to build namespaces and cut paths.
+    "ip": "iproute2",
+    "tc": "iproute2",
 }
 BUSYBOX = Path("/bin/busybox")
 #: Environment variables handed to the guest command: these names, and names with these prefixes.

@@ -1,10 +1,11 @@
 """Parsing, validation and resolution of SCTP endpoint addresses.
 
-An SCTP endpoint is one port plus one or more IP addresses (RFC 9260 section 1.3); an
-association is between two such endpoints, and every address of an endpoint shares that
-endpoint's single port (RFC 9260 section 6.4). This module turns the many ways a caller may
-write such an address list into a checked list of :class:`HostPort` (pure parsing, no DNS)
-and then into a list of numeric :class:`Endpoint` (resolution, which may need DNS).
+An SCTP endpoint is one port plus one or more IP addresses, and every address of an
+endpoint shares that single port (RFC 9260 section 1.3, "SCTP endpoint"); an endpoint with
+several addresses is multi-homed (RFC 9260 section 6.4). This module turns the many ways a
+caller may write such an address list into a checked list of :class:`HostPort` (pure
+parsing, no DNS) and then into a list of numeric :class:`Endpoint` (resolution, which may
+need DNS).
 
 Accepted inputs for :func:`parse_addresses`::
 
@@ -218,7 +219,7 @@ def parse_addresses(
         if common is None:
             common = item_port
         elif item_port != common:
-            # RFC 9260 section 6.4: all transport addresses of an endpoint share its port.
+            # RFC 9260 section 1.3: all transport addresses of an endpoint share its port.
             raise AddressError(
                 f"{element!r} has port {item_port} but the other addresses use {common}; "
                 "an SCTP endpoint has one port for all its addresses",
@@ -279,7 +280,7 @@ async def resolve(
     Raises:
         AddressError: the items fail the checks of :func:`parse_addresses`, or a hostname
             does not resolve (the :class:`socket.gaierror` is chained) or resolves to no
-            usable address. ``item`` is the hostname.
+            usable address; for a failed lookup ``item`` is the hostname.
     """
     checked = parse_addresses(items, local=local)
     if loop is None:

@@ -32,13 +32,7 @@ def _open_socket(
 ) -> socket.socket:
     sock = sockapi.create_socket(family, one_to_many=one_to_many)
     try:
-        sockapi.prepare_socket(
-            sock,
-            outbound_streams=config.outbound_streams,
-            inbound_streams=config.inbound_streams,
-            max_init_attempts=config.max_init_retransmissions + 1,
-            nodelay=config.nodelay,
-        )
+        sockapi.prepare_socket(sock, config)
         if config.send_buffer_size is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.send_buffer_size)
         if config.receive_buffer_size is not None:

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import _sctp  # pysctp's C module; see the module docstring for what it is trusted with
 
+from ..config import Config
 from ..errors import SctpUnavailableError
 from ..events import (
     AssociationLost,
@@ -73,14 +74,18 @@ SOL_SCTP: Final = IPPROTO_SCTP
 
 # Socket options (linux/sctp.h).
 _SCTP_PRIMARY_ADDR: Final = 6
+_SCTP_PEER_ADDR_PARAMS: Final = 9
 _SCTP_STATUS: Final = 14
 _SCTP_GET_PEER_ADDR_INFO: Final = 15
+_SCTP_PEER_ADDR_THLDS: Final = 31
 _SCTP_RECVRCVINFO: Final = 32
 _SCTP_SOCKOPT_BINDX_ADD: Final = 100
 _SCTP_GET_PEER_ADDRS: Final = 108
 _SCTP_GET_LOCAL_ADDRS: Final = 109
 _SCTP_SOCKOPT_CONNECTX: Final = 110
 _SCTP_EVENT: Final = 127
+_SCTP_EXPOSE_POTENTIALLY_FAILED_STATE: Final = 131
+_SPP_HB_ENABLE: Final = 1
 
 # Ancillary data types (enum sctp_cmsg_type).
 _SCTP_SNDINFO: Final = 2
@@ -145,10 +150,15 @@ _NOTIFICATION_HEADER: Final = struct.Struct("=HHI")
 _ASSOC_CHANGE: Final = struct.Struct("=HHIHHHHi")
 _PADDR_CHANGE_TAIL: Final = struct.Struct("=iii")  # after the 8-byte header and the address
 _REMOTE_ERROR: Final = struct.Struct("=HHI2sxxi")
-_SEND_FAILED_EVENT: Final = struct.Struct("=HHII") 
+_SEND_FAILED_EVENT: Final = struct.Struct("=HHII")
 _ASSOC_ID_ONLY: Final = struct.Struct("=HHIi")
 _EVENT: Final = struct.Struct("=iHBx")  # sctp_event: assoc_id, type, on
 _PADDRINFO_TAIL: Final = struct.Struct("=iIIII")  # state, cwnd, srtt (ms), rto (ms), mtu
+# sctp_paddrparams and sctp_paddrthlds are packed structs (no padding) aligned to 4 bytes.
+_PADDRPARAMS: Final = struct.Struct("=i128sIHIIIIBx")
+# sctp_paddrthlds is not packed: sockaddr_storage is 8-byte aligned, so padding surrounds it.
+_PADDRTHLDS: Final = struct.Struct("=i4x128sHH4x")
+_ASSOC_VALUE: Final = struct.Struct("=iI")  # sctp_assoc_value
 _STATUS_HEAD: Final = struct.Struct("=iiIHHHHI")
 
 _SCTP_FUTURE_ASSOC: Final = 0
@@ -184,31 +194,91 @@ def create_socket(family: socket.AddressFamily, *, one_to_many: bool) -> socket.
     return sock
 
 
-def prepare_socket(
-    sock: socket.socket,
-    *,
-    outbound_streams: int,
-    inbound_streams: int,
-    max_init_attempts: int,
-    nodelay: bool,
-) -> None:
-    """Subscribe to every notification sctpmh uses and set the socket-wide defaults."""
+def prepare_socket(sock: socket.socket, config: Config) -> None:
+    """Subscribe to every notification sctpmh uses and apply ``config`` as socket defaults,
+    which every association on the socket inherits."""
     # SCTP_EVENT, one event type per call (RFC 6458 section 6.2.2): the older SCTP_EVENTS
     # struct changes size between kernel versions and fails with EINVAL on a mismatch.
     for event_type in SUBSCRIBED_EVENTS:
         sock.setsockopt(SOL_SCTP, _SCTP_EVENT, _EVENT.pack(_SCTP_FUTURE_ASSOC, event_type, 1))
     # Ask for an SCTP_RCVINFO cmsg with each message: stream, PPID, flags and assoc id.
     sock.setsockopt(SOL_SCTP, _SCTP_RECVRCVINFO, 1)
+    # Report the potentially-failed state instead of hiding it (RFC 7829 section 7.1).
+    sock.setsockopt(
+        SOL_SCTP,
+        _SCTP_EXPOSE_POTENTIALLY_FAILED_STATE,
+        _ASSOC_VALUE.pack(_SCTP_FUTURE_ASSOC, 1),
+    )
+    fd = sock.fileno()
     _sctp.set_initparams(
-        sock.fileno(),
+        fd,
         {
-            "_num_ostreams": outbound_streams,
-            "_max_instreams": inbound_streams,
-            "_max_attempts": max_init_attempts,
-            "_max_init_timeo": 0,
+            "_num_ostreams": config.outbound_streams,
+            "_max_instreams": config.inbound_streams,
+            # Max.Init.Retransmits counts retransmissions; the kernel counts attempts.
+            "_max_attempts": config.max_init_retransmissions + 1,
+            "_max_init_timeo": _ms(config.rto_max),
         },
     )
-    _sctp.set_nodelay(sock.fileno(), bool(nodelay))
+    _sctp.set_nodelay(fd, bool(config.nodelay))
+    # RTO.Initial / RTO.Min / RTO.Max (RFC 9260 section 6.3.1), in milliseconds.
+    _sctp.set_rtoinfo(
+        fd,
+        {
+            "assoc_id": _SCTP_FUTURE_ASSOC,
+            "initial": _ms(config.rto_initial),
+            "max": _ms(config.rto_max),
+            "min": _ms(config.rto_min),
+        },
+    )
+    # Association.Max.Retrans (RFC 9260 section 8.1).
+    _sctp.set_assocparams(
+        fd,
+        {
+            "assoc_id": _SCTP_FUTURE_ASSOC,
+            "assocmaxrxt": config.association_max_retransmissions,
+            "number_peer_destinations": 0,
+            "peer_rwnd": 0,
+            "local_rwnd": 0,
+            "cookie_life": 0,
+        },
+    )
+    # HB.interval and Path.Max.Retrans (RFC 9260 sections 8.3 and 8.2). Done here rather than
+    # through pysctp, whose PyPI build compiles the heartbeat flags out.
+    sock.setsockopt(
+        SOL_SCTP,
+        _SCTP_PEER_ADDR_PARAMS,
+        _PADDRPARAMS.pack(
+            _SCTP_FUTURE_ASSOC,
+            bytes(_SOCKADDR_STORAGE_SIZE),
+            _ms(config.heartbeat_interval),
+            config.path_max_retransmissions,
+            0,
+            0,
+            _SPP_HB_ENABLE,
+            0,
+            0,
+        ),
+    )
+    # The potentially-failed threshold (RFC 7829): None turns the state off by putting it at
+    # Path.Max.Retrans, where a path fails before it could become potentially failed.
+    threshold = config.potentially_failed_threshold
+    if threshold is None or threshold > config.path_max_retransmissions:
+        threshold = config.path_max_retransmissions
+    sock.setsockopt(
+        SOL_SCTP,
+        _SCTP_PEER_ADDR_THLDS,
+        _PADDRTHLDS.pack(
+            _SCTP_FUTURE_ASSOC,
+            bytes(_SOCKADDR_STORAGE_SIZE),
+            config.path_max_retransmissions,
+            threshold,
+        ),
+    )
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
 
 
 # --- addresses -------------------------------------------------------------------------------
