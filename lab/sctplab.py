@@ -244,9 +244,7 @@ def ensure_initramfs(kernel: Kernel) -> Path:
     for path, args in order:
         rel = path.relative_to(kernel.modules)
         parts = rel.parts
-        entries += [
-            ("modules/" + "/".join(parts[:i]), dir_mode, b"") for i in range(1, len(parts))
-        ]
+        entries += [("modules/" + "/".join(parts[:i]), dir_mode, b"") for i in range(1, len(parts))]
         entries.append((f"modules/{rel}", file_mode, path.read_bytes()))
         listing.append(f"{rel} {args}".rstrip())
     entries.append(("modules.order", file_mode, ("\n".join(listing) + "\n").encode()))

@@ -93,9 +93,7 @@ def open_association(
         remote = await parse_and_resolve(remote_addrs, port)
         local = await parse_and_resolve(local_addrs, 0, local=True) if local_addrs else None
         async with asyncio.timeout(timeout):
-            transport: AssociationTransport = await kernel_backend.connect(
-                loop, remote, local, cfg
-            )
+            transport: AssociationTransport = await kernel_backend.connect(loop, remote, local, cfg)
         association = Association()
         transport.set_protocol(association)
         return association

@@ -95,10 +95,10 @@ class Association(AssociationProtocol):
 
     # --- protocol callbacks ------------------------------------------------------------------
 
-    def connection_made(self, transport: AssociationTransport) -> None:  # noqa: D102
+    def connection_made(self, transport: AssociationTransport) -> None:
         self._transport = transport
 
-    def message_received(self, message: Message) -> None:  # noqa: D102
+    def message_received(self, message: Message) -> None:
         stream = self._streams.get(message.stream)
         queue = stream._queue if stream is not None else self._messages
         queue.items.append(message)
@@ -113,17 +113,17 @@ class Association(AssociationProtocol):
             # Nobody is reading fast enough: stop taking messages so memory stays bounded.
             transport.pause_reading()
 
-    def event_received(self, event: Event) -> None:  # noqa: D102
+    def event_received(self, event: Event) -> None:
         self._events.put_nowait(event)
 
-    def pause_writing(self) -> None:  # noqa: D102
+    def pause_writing(self) -> None:
         self._write_paused = True
 
-    def resume_writing(self) -> None:  # noqa: D102
+    def resume_writing(self) -> None:
         self._write_paused = False
         self._wake_drainers(None)
 
-    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+    def connection_lost(self, exc: Exception | None) -> None:
         self._exception = exc
         self._wake_drainers(exc)
         self._messages.wake()

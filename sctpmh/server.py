@@ -61,9 +61,7 @@ class Server:
             raise
         except Exception:
             # A failing handler ends only its own association.
-            logger.exception(
-                "handler failed; aborting association %d", association.association_id
-            )
+            logger.exception("handler failed; aborting association %d", association.association_id)
             association.abort()
         else:
             association.close()

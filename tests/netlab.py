@@ -94,10 +94,12 @@ class Topology:
         ``"down"`` takes the link down."""
         path = self.paths[index]
         if how == "loss":
-            self.left.run("tc", "qdisc", "add", "dev", path.left_interface, "root", "netem",
-                          "loss", "100%")
-            self.right.run("tc", "qdisc", "add", "dev", path.right_interface, "root", "netem",
-                           "loss", "100%")
+            self.left.run(
+                "tc", "qdisc", "add", "dev", path.left_interface, "root", "netem", "loss", "100%"
+            )
+            self.right.run(
+                "tc", "qdisc", "add", "dev", path.right_interface, "root", "netem", "loss", "100%"
+            )
         elif how == "down":
             self.left.run("ip", "link", "set", path.left_interface, "down")
         else:
@@ -143,8 +145,21 @@ def two_path_topology(path_count: int = 2) -> Iterator[Topology]:
                 left_v6=f"fd00:{100 + n}::1",
                 right_v6=f"fd00:{100 + n}::2",
             )
-            run("ip", "link", "add", path.left_interface, "netns", left.name, "type", "veth",
-                "peer", "name", path.right_interface, "netns", right.name)
+            run(
+                "ip",
+                "link",
+                "add",
+                path.left_interface,
+                "netns",
+                left.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                path.right_interface,
+                "netns",
+                right.name,
+            )
             for ns, interface, v4, v6 in (
                 (left, path.left_interface, path.left_v4, path.left_v6),
                 (right, path.right_interface, path.right_v4, path.right_v6),

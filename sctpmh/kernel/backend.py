@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from ..addresses import Endpoint
 from ..config import Config
 from ..errors import AddressError
-from .endpoint import KernelAssociationTransport, KernelEndpoint
 from . import sockapi
+from .endpoint import KernelAssociationTransport, KernelEndpoint
 
 __all__ = ["connect", "listen"]
 

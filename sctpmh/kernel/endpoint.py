@@ -415,7 +415,7 @@ class KernelEndpoint:
     def drop_queued(self, transport: KernelAssociationTransport) -> list[_Outgoing]:
         """Remove and return everything still queued for ``transport``."""
         kept: collections.deque[_Outgoing] = collections.deque()
-        dropped = []
+        dropped: list[_Outgoing] = []
         for item in self._write_queue:
             (dropped if item.transport is transport else kept).append(item)
         self._write_queue = kept

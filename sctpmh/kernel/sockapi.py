@@ -23,7 +23,7 @@ import socket
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import _sctp  # pysctp's C module; see the module docstring for what it is trusted with
 
@@ -186,9 +186,7 @@ def create_socket(family: socket.AddressFamily, *, one_to_many: bool) -> socket.
     except OSError as exc:
         if exc.errno in (errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT):
             reason = os.strerror(exc.errno or 0)
-            raise SctpUnavailableError(
-                exc.errno, _SCTP_MISSING_HELP.format(reason=reason)
-            ) from exc
+            raise SctpUnavailableError(exc.errno, _SCTP_MISSING_HELP.format(reason=reason)) from exc
         raise
     sock.setblocking(False)
     return sock
@@ -287,7 +285,9 @@ def _ms(seconds: float) -> int:
 def _pack_sockaddr(host: str, port: int) -> bytes:
     address = ipaddress.ip_address(host.split("%", 1)[0])
     if address.version == 4:
-        return struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + address.packed + bytes(8)
+        return (
+            struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + address.packed + bytes(8)
+        )
     scope = 0
     if "%" in host:
         name = host.split("%", 1)[1]
@@ -402,9 +402,7 @@ class PeerAddressInfo:
     mtu: int
 
 
-def get_peer_address_info(
-    sock: socket.socket, assoc_id: int, address: SockAddr
-) -> PeerAddressInfo:
+def get_peer_address_info(sock: socket.socket, assoc_id: int, address: SockAddr) -> PeerAddressInfo:
     """Live state of the path to ``address``."""
     storage = _pack_sockaddr(*address).ljust(_SOCKADDR_STORAGE_SIZE, b"\0")
     data = _getsockopt_inout(

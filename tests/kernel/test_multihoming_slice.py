@@ -39,9 +39,7 @@ async def test_loopback_two_by_two_echo_keeps_stream_and_ppid() -> None:
             await association.send(b"over two paths", stream=5, ppid=0x80)
             reply = await asyncio.wait_for(association.recv(), 10)
             assert (reply.data, reply.stream, reply.ppid) == (b"over two paths", 5, 0x80)
-            assert sorted(p.address for p in association.paths) == [
-                (a, port) for a in SERVER_ADDRS
-            ]
+            assert sorted(p.address for p in association.paths) == [(a, port) for a in SERVER_ADDRS]
             assert sum(p.primary for p in association.paths) == 1
         assert seen_by_server == [[(a, client_port) for a in CLIENT_ADDRS]]
 
