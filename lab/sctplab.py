@@ -347,6 +347,7 @@ def run_in_vm(
     cwd: Path | None = None,
     extra_env: dict[str, str] | None = None,
     keep: bool = False,
+    initramfs_override: Path | None = None,
 ) -> int:
     """Boot the VM, run ``command`` in it and return its exit status.
 
@@ -354,6 +355,8 @@ def run_in_vm(
     when ``timeout`` expires and raises LabError when the VM cannot boot.
     """
     kernel, initramfs = prepare()
+    if initramfs_override is not None:
+        initramfs = initramfs_override
     cwd = (cwd or Path.cwd()).resolve()
     if not cwd.is_relative_to(PROJECT_ROOT) and not interactive:
         log(f"note: {cwd} is outside the project; the guest sees it read-only")

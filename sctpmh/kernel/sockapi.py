@@ -147,7 +147,8 @@ _SOCKADDR_STORAGE_SIZE: Final = 128
 _SNDINFO: Final = struct.Struct("=HH4sIi")  # sid, flags, ppid (wire order), context, assoc_id
 _RCVINFO: Final = struct.Struct("=HHHxx4sIIIi")  # sid, ssn, flags, ppid, tsn, cumtsn, ctx, id
 _NOTIFICATION_HEADER: Final = struct.Struct("=HHI")
-_ASSOC_CHANGE: Final = struct.Struct("=HHIHHHHi")
+# sac_error carries the ABORT's cause code as the kernel got it off the wire: network order.
+_ASSOC_CHANGE: Final = struct.Struct("=HHIH2sHHi")
 _PADDR_CHANGE_TAIL: Final = struct.Struct("=iii")  # after the 8-byte header and the address
 _REMOTE_ERROR: Final = struct.Struct("=HHI2sxxi")
 _SEND_FAILED_EVENT: Final = struct.Struct("=HHII")
@@ -523,7 +524,8 @@ def decode_notification(data: bytes) -> Notification | None:
     """Decode one whole notification (RFC 6458 section 6.1); None for types not subscribed."""
     kind, flags, _length = _NOTIFICATION_HEADER.unpack_from(data)
     if kind == _SCTP_ASSOC_CHANGE:
-        _, _, _, state, error, outbound, inbound, assoc_id = _ASSOC_CHANGE.unpack_from(data)
+        _, _, _, state, raw_error, outbound, inbound, assoc_id = _ASSOC_CHANGE.unpack_from(data)
+        error = int.from_bytes(raw_error, "big")
         event: Event
         if state == _SCTP_COMM_UP:
             event = AssociationUp(assoc_id, outbound, inbound)
