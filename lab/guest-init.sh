@@ -32,9 +32,6 @@ mount -t tmpfs -o size=75% tmpfs /upper
 mkdir -p /upper/data /upper/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/data,workdir=/upper/work /newroot \
     || fail "cannot mount the overlay root"
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 project "/newroot$PROJECT" \
-    || fail "cannot mount the project share at $PROJECT"
-
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
@@ -44,6 +41,10 @@ mount -t tmpfs tmpfs /newroot/dev/shm
 mount -t tmpfs tmpfs /newroot/tmp
 mount -t tmpfs tmpfs /newroot/run
 mkdir -p /newroot/run/netns
+# The project goes last, so that a project under /tmp or /run is not hidden by the tmpfs.
+mkdir -p "/newroot$PROJECT"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 project "/newroot$PROJECT" \
+    || fail "cannot mount the project share at $PROJECT"
 # Network namespaces (ip netns) and the loopback addresses 127.0.0.0/8 need lo up.
 ip link set lo up
 hostname sctpmh-lab
