@@ -188,16 +188,36 @@ class Association(AssociationProtocol):
     # --- sending -----------------------------------------------------------------------------
 
     async def send(
-        self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
+        self,
+        data: bytes,
+        *,
+        stream: int = 0,
+        ppid: int = 0,
+        unordered: bool = False,
+        to: Address | None = None,
     ) -> None:
         """Send one message, waiting while the write buffer is above its high-water mark.
 
         Raises :class:`~sctpmh.StreamError` for a stream outside the negotiated range,
         :class:`~sctpmh.MessageTooLargeError` above ``Config.max_message_size`` and
         :class:`~sctpmh.AssociationClosedError` once the association is closed.
+        ``to`` sends this message to one peer address (while that path is active; otherwise
+        by the primary path), like the seed article's preferred destination.
         """
-        self.transport.send(data, stream=stream, ppid=ppid, unordered=unordered)
+        self.transport.send(data, stream=stream, ppid=ppid, unordered=unordered, to=to)
         await self.drain()
+
+    async def set_primary(self, address: Address) -> None:
+        """Send to the peer's ``address`` by default from now on (RFC 9260 section 6.4).
+
+        Raises :class:`~sctpmh.AddressError` when ``address`` is not one of the peer's.
+        """
+        self.transport.set_primary(address)
+
+    async def request_peer_primary(self, address: Address) -> None:
+        """Ask the peer to send to our local ``address`` by default (an ASCONF request,
+        RFC 5061 section 4.2.4). Linux needs ``net.sctp.addip_enable=1`` on both sides."""
+        self.transport.request_peer_primary(address)
 
     async def drain(self) -> None:
         """Wait until the write buffer is at or below its low-water mark."""

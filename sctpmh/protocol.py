@@ -84,8 +84,20 @@ class AssociationTransport(abc.ABC):
         stream: int = 0,
         ppid: int = 0,
         unordered: bool = False,
+        to: Address | None = None,
     ) -> None:
-        """Queue one message. Never blocks; watch the write buffer or use ``drain``."""
+        """Queue one message. Never blocks; watch the write buffer or use ``drain``.
+
+        ``to`` picks the peer address to send this message to; while that path is not active
+        the message goes by the primary path instead."""
+
+    @abc.abstractmethod
+    def set_primary(self, address: Address) -> None:
+        """Send to the peer's ``address`` by default from now on (RFC 9260 section 6.4)."""
+
+    @abc.abstractmethod
+    def request_peer_primary(self, address: Address) -> None:
+        """Ask the peer to send to our ``address`` by default (RFC 5061 section 4.2.4)."""
 
     @abc.abstractmethod
     def get_write_buffer_size(self) -> int:

@@ -29,8 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..addresses import Endpoint
 from ..config import Config
 from ..errors import (
+    AddressError,
     AssociationAbortedError,
     AssociationClosedError,
     MessageTooLargeError,
@@ -68,6 +70,7 @@ class _Outgoing:
     stream: int
     ppid: int
     flags: int
+    to: SockAddr | None = None
 
 
 class KernelEndpoint:
@@ -389,6 +392,7 @@ class KernelEndpoint:
             ppid=item.ppid,
             flags=item.flags,
             assoc_id=transport.association_id if self._one_to_many else 0,
+            to=item.to,
         )
 
     def _on_writable(self) -> None:
@@ -584,6 +588,7 @@ class KernelAssociationTransport(AssociationTransport):
         stream: int = 0,
         ppid: int = 0,
         unordered: bool = False,
+        to: SockAddr | None = None,
     ) -> None:
         if self._closing or self._ended_called:
             raise AssociationClosedError(
@@ -610,7 +615,33 @@ class KernelAssociationTransport(AssociationTransport):
         if not payload:
             raise ValueError("SCTP cannot send an empty message (RFC 9260 section 3.3.1)")
         flags = sockapi.SCTP_UNORDERED if unordered else 0
-        self._endpoint.write(_Outgoing(self, payload, stream, ppid, flags))
+        destination = None
+        if to is not None:
+            destination = self._peer_address(to)
+        self._endpoint.write(_Outgoing(self, payload, stream, ppid, flags, destination))
+
+    def _peer_address(self, address: SockAddr) -> SockAddr:
+        """``address`` as one of the peer's addresses, or AddressError naming it."""
+        try:
+            wanted = Endpoint(address[0], address[1])
+        except (TypeError, IndexError, ValueError) as exc:
+            raise AddressError(f"{address!r} is not a (host, port) address", address) from exc
+        for host, port in self.peer_addresses():
+            if Endpoint(host, port) == wanted:
+                return (host, port)
+        raise AddressError(
+            f"{address!r} is not an address of the peer; it has {self.peer_addresses()}",
+            address,
+        )
+
+    def set_primary(self, address: SockAddr) -> None:
+        """Send to the peer's ``address`` by default from now on (RFC 9260 section 6.4)."""
+        peer = self._peer_address(address)
+        sockapi.set_primary_address(self._endpoint.socket, self._assoc_id, peer)
+
+    def request_peer_primary(self, address: SockAddr) -> None:
+        """Ask the peer to send to our ``address`` by default (RFC 5061 section 4.2.4)."""
+        sockapi.request_peer_primary(self._endpoint.socket, self._assoc_id, address)
 
     def get_write_buffer_size(self) -> int:
         return self._buffer_size

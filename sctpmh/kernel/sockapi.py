@@ -23,7 +23,7 @@ import socket
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import _sctp  # pysctp's C module; see the module docstring for what it is trusted with
 
@@ -63,7 +63,9 @@ __all__ = [
     "get_stream_counts",
     "parse_rcvinfo",
     "prepare_socket",
+    "request_peer_primary",
     "send_message",
+    "set_primary_address",
     "sndinfo_cmsg",
 ]
 
@@ -73,6 +75,7 @@ IPPROTO_SCTP: Final = 132
 SOL_SCTP: Final = IPPROTO_SCTP
 
 # Socket options (linux/sctp.h).
+_SCTP_SET_PEER_PRIMARY_ADDR: Final = 5
 _SCTP_PRIMARY_ADDR: Final = 6
 _SCTP_PEER_ADDR_PARAMS: Final = 9
 _SCTP_STATUS: Final = 14
@@ -431,6 +434,26 @@ def get_primary_address(sock: socket.socket, assoc_id: int) -> SockAddr:
     return unpack_sockaddr(data, 4)[0]
 
 
+def set_primary_address(sock: socket.socket, assoc_id: int, address: SockAddr) -> None:
+    """Make ``address`` the peer address this side sends to by default (SCTP_PRIMARY_ADDR,
+    RFC 6458 section 8.1.8; RFC 9260 section 6.4)."""
+    sock.setsockopt(SOL_SCTP, _SCTP_PRIMARY_ADDR, _prim(assoc_id, address))
+
+
+def request_peer_primary(sock: socket.socket, assoc_id: int, address: SockAddr) -> None:
+    """Ask the peer to send to our ``address`` by default (SCTP_SET_PEER_PRIMARY_ADDR, an
+    ASCONF Set Primary Address request, RFC 5061 section 4.2.4). Needs ASCONF on both sides
+    (Linux: net.sctp.addip_enable=1); otherwise the kernel answers EPERM."""
+    sock.setsockopt(SOL_SCTP, _SCTP_SET_PEER_PRIMARY_ADDR, _prim(assoc_id, address))
+
+
+def _prim(assoc_id: int, address: SockAddr) -> bytes:
+    # struct sctp_prim / sctp_setpeerprim: assoc id, then a sockaddr_storage (packed).
+    return struct.pack("=i", assoc_id) + _pack_sockaddr(*address).ljust(
+        _SOCKADDR_STORAGE_SIZE, b"\0"
+    )
+
+
 def get_stream_counts(sock: socket.socket, assoc_id: int) -> tuple[int, int]:
     """Negotiated (outbound, inbound) stream counts of the association (SCTP_STATUS)."""
     size = _STATUS_HEAD.size + 4 + _SOCKADDR_STORAGE_SIZE + _PADDRINFO_TAIL.size
@@ -460,13 +483,32 @@ def send_message(
     ppid: int,
     flags: int,
     assoc_id: int,
+    to: SockAddr | None = None,
 ) -> int:
     """Send one whole message; raises ``BlockingIOError`` when the send buffer is full.
+
+    ``to`` names a peer address to send this message to (SCTP_ADDR_OVER); the kernel falls
+    back to the primary path when that address is not active.
 
     SCTP sends a message atomically: it is accepted whole or not at all, so a partial
     send cannot happen.
     """
-    return sock.sendmsg([data], [sndinfo_cmsg(stream, ppid, flags, assoc_id)])
+    if to is None:
+        return sock.sendmsg([data], [sndinfo_cmsg(stream, ppid, flags, assoc_id)])
+    cmsg = sndinfo_cmsg(stream, ppid, flags | SCTP_ADDR_OVER, assoc_id)
+    return sock.sendmsg([data], [cmsg], 0, socket_address(sock, to))
+
+
+def socket_address(sock: socket.socket, address: SockAddr) -> tuple[Any, ...]:
+    """``address`` in the form ``sock``'s family takes (IPv4 mapped on AF_INET6 sockets)."""
+    host, port = address
+    if sock.family == socket.AF_INET6:
+        bare = host.split("%", 1)[0]
+        if ipaddress.ip_address(bare).version == 4:
+            host = "::ffff:" + host
+        info = socket.getaddrinfo(host, port, socket.AF_INET6, 0, 0, socket.AI_NUMERICHOST)
+        return info[0][4]
+    return (host, port)
 
 
 @dataclass(frozen=True, slots=True)
