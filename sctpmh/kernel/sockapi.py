@@ -320,6 +320,10 @@ def unpack_sockaddr(data: bytes | memoryview, offset: int = 0) -> tuple[SockAddr
         (port,) = struct.unpack_from("!H", data, offset + 2)
         address = ipaddress.IPv6Address(bytes(data[offset + 8 : offset + 24]))
         (scope,) = struct.unpack_from("=I", data, offset + 24)
+        if address.ipv4_mapped is not None:
+            # AF_INET6 sockets report IPv4 peers mapped (SCTP_I_WANT_MAPPED_V4_ADDR is on by
+            # default); users gave and expect plain IPv4.
+            return (str(address.ipv4_mapped), port), offset + 28
         host = str(address) if not scope else f"{address}%{scope}"
         return (host, port), offset + 28
     raise ValueError(f"unexpected address family {family} from the kernel")
@@ -365,17 +369,23 @@ _libc.getsockopt.argtypes = [
 _libc.getsockopt.restype = ctypes.c_int
 
 
-def _getsockopt_inout(sock: socket.socket, option: int, request: bytes, size: int) -> bytes:
+def _getsockopt_inout(
+    sock: socket.socket, option: int, request: bytes, size: int, *, whole_buffer: bool = False
+) -> bytes:
     buffer = ctypes.create_string_buffer(request, max(size, len(request)))
     length = ctypes.c_uint32(len(buffer))
     if _libc.getsockopt(sock.fileno(), SOL_SCTP, option, buffer, ctypes.byref(length)) < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
-    return buffer.raw[: length.value]
+    return buffer.raw if whole_buffer else buffer.raw[: length.value]
 
 
 def _get_addresses(sock: socket.socket, option: int, assoc_id: int) -> list[SockAddr]:
-    data = _getsockopt_inout(sock, option, struct.pack("=iI", assoc_id, 0), 8 + 64 * 28)
+    # Read the whole buffer and trust addr_num: for SCTP_GET_LOCAL_ADDRS the kernel reports a
+    # length that leaves out the 8-byte header (a long-standing quirk it keeps for ABI's sake).
+    data = _getsockopt_inout(
+        sock, option, struct.pack("=iI", assoc_id, 0), 8 + 64 * 28, whole_buffer=True
+    )
     (count,) = struct.unpack_from("=I", data, 4)
     result, offset = [], 8
     for _ in range(count):

@@ -30,6 +30,16 @@ async def open_pair(
     return server, association
 
 
+def sink_into(received: asyncio.Queue[sctpmh.Message]) -> sctpmh.server.Handler:
+    """A server handler that puts every message it gets into ``received``."""
+
+    async def sink(association: sctpmh.Association) -> None:
+        async for message in association:
+            received.put_nowait(message)
+
+    return sink
+
+
 async def send_burst(
     topology: netlab.Topology,
     association: sctpmh.Association,
@@ -48,12 +58,7 @@ async def send_burst(
 
 async def test_set_primary_moves_traffic_to_the_other_path(topology: netlab.Topology) -> None:
     received: asyncio.Queue[sctpmh.Message] = asyncio.Queue()
-
-    async def sink(association: sctpmh.Association) -> None:
-        async for message in association:
-            received.put_nowait(message)
-
-    server, association = await open_pair(topology, sink)
+    server, association = await open_pair(topology, sink_into(received))
     async with server, association:
         port = server.port
         first, second = ((a, port) for a in topology.addresses("left"))
@@ -70,12 +75,7 @@ async def test_set_primary_moves_traffic_to_the_other_path(topology: netlab.Topo
 
 async def test_send_to_picks_the_destination_per_message(topology: netlab.Topology) -> None:
     received: asyncio.Queue[sctpmh.Message] = asyncio.Queue()
-
-    async def sink(association: sctpmh.Association) -> None:
-        async for message in association:
-            received.put_nowait(message)
-
-    server, association = await open_pair(topology, sink)
+    server, association = await open_pair(topology, sink_into(received))
     async with server, association:
         second = (topology.addresses("left")[1], server.port)
         await association.set_primary((topology.addresses("left")[0], server.port))
