@@ -6,7 +6,12 @@ traffic moves to another path and nothing is lost. Start with :func:`create_serv
 """
 
 from .addresses import Endpoint
-from .api import create_server, open_association
+from .api import (
+    create_protocol_server,
+    create_server,
+    open_association,
+    open_protocol_association,
+)
 from .association import Association, Stream
 from .config import Config
 from .errors import (
@@ -73,6 +78,8 @@ __all__ = [
     "Stream",
     "StreamError",
     "__version__",
+    "create_protocol_server",
     "create_server",
     "open_association",
+    "open_protocol_association",
 ]

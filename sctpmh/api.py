@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-from .addresses import Addresses, parse_and_resolve
+from .addresses import Addresses, Endpoint, parse_and_resolve
 from .association import Association
 from .config import Config
 from .kernel import backend as kernel_backend
-from .protocol import AssociationTransport
+from .protocol import AssociationProtocol, AssociationTransport
 from .server import Handler, Server
 
-__all__ = ["create_server", "open_association"]
+__all__ = [
+    "create_protocol_server",
+    "create_server",
+    "open_association",
+    "open_protocol_association",
+]
+
+P = TypeVar("P", bound=AssociationProtocol)
 
 
 async def create_server(
@@ -32,18 +39,71 @@ async def create_server(
     the association is aborted and the error logged. Port 0 lets the kernel pick one; read
     it back from :attr:`Server.port`.
     """
-    config = config or Config()
     loop = asyncio.get_running_loop()
-    local = await parse_and_resolve(addrs, port, local=True) if addrs else None
-    if local is None:
-        # Validate the port alone: every address of the host will be bound.
+    return await _listen(Server(loop, handler=handler), addrs, port, config, backlog)
+
+
+async def create_protocol_server(
+    protocol_factory: Callable[[], AssociationProtocol],
+    addrs: Addresses | None = None,
+    port: int = 0,
+    *,
+    config: Config | None = None,
+    backlog: int = 128,
+) -> Server:
+    """Like :func:`create_server`, but each association gets ``protocol_factory()``, an
+    :class:`~sctpmh.AssociationProtocol` driven by callbacks (as ``loop.create_server``)."""
+    loop = asyncio.get_running_loop()
+    server = Server(loop, protocol_factory=protocol_factory)
+    return await _listen(server, addrs, port, config, backlog)
+
+
+async def _listen(
+    server: Server, addrs: Addresses | None, port: int, config: Config | None, backlog: int
+) -> Server:
+    loop = asyncio.get_running_loop()
+    if addrs:
+        local: list[Endpoint] | None = await parse_and_resolve(addrs, port, local=True)
+    else:
+        # Every address of the host will be bound; validate the port alone.
         await parse_and_resolve(["0.0.0.0"], port, local=True)
-    server = Server(loop, handler)
+        local = None
     endpoint = kernel_backend.listen(
-        loop, local, port, config, server._new_association, backlog=backlog
+        loop, local, port, config or Config(), server._new_association, backlog=backlog
     )
     server._attach(endpoint)
     return server
+
+
+async def open_protocol_association(
+    protocol_factory: Callable[[], P],
+    remote_addrs: Addresses,
+    port: int | None = None,
+    *,
+    local_addrs: Addresses | None = None,
+    config: Config | None = None,
+    timeout: float | None = 30.0,
+) -> tuple[AssociationTransport, P]:
+    """Open an association like :func:`open_association` and hand it to
+    ``protocol_factory()``; returns ``(transport, protocol)`` as ``loop.create_connection``."""
+    transport = await _connect(remote_addrs, port, local_addrs, config, timeout)
+    protocol = protocol_factory()
+    transport.set_protocol(protocol)
+    return transport, protocol
+
+
+async def _connect(
+    remote_addrs: Addresses,
+    port: int | None,
+    local_addrs: Addresses | None,
+    config: Config | None,
+    timeout: float | None,
+) -> AssociationTransport:
+    loop = asyncio.get_running_loop()
+    remote = await parse_and_resolve(remote_addrs, port)
+    local = await parse_and_resolve(local_addrs, 0, local=True) if local_addrs else None
+    async with asyncio.timeout(timeout):
+        return await kernel_backend.connect(loop, remote, local, config or Config())
 
 
 class _Opening:
@@ -88,12 +148,7 @@ def open_association(
     """
 
     async def opening() -> Association:
-        cfg = config or Config()
-        loop = asyncio.get_running_loop()
-        remote = await parse_and_resolve(remote_addrs, port)
-        local = await parse_and_resolve(local_addrs, 0, local=True) if local_addrs else None
-        async with asyncio.timeout(timeout):
-            transport: AssociationTransport = await kernel_backend.connect(loop, remote, local, cfg)
+        transport = await _connect(remote_addrs, port, local_addrs, config, timeout)
         association = Association()
         transport.set_protocol(association)
         return association

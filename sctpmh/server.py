@@ -9,7 +9,8 @@ from types import TracebackType
 from typing import Protocol
 
 from .association import Association
-from .protocol import AssociationTransport
+from .events import Event, Message
+from .protocol import AssociationProtocol, AssociationTransport
 
 __all__ = ["Server"]
 
@@ -27,15 +28,55 @@ class ListeningEndpoint(Protocol):
     def local_addresses(self) -> list[Address]: ...
 
 
+class _TrackedProtocol(AssociationProtocol):
+    """Forwards every callback to the user's protocol and tells the server when the
+    association ends, so that ``Server.wait_closed`` can wait for it."""
+
+    def __init__(self, inner: AssociationProtocol, on_lost: Callable[[], None]) -> None:
+        self.inner = inner
+        self._on_lost = on_lost
+
+    def connection_made(self, transport: AssociationTransport) -> None:
+        self.inner.connection_made(transport)
+
+    def message_received(self, message: Message) -> None:
+        self.inner.message_received(message)
+
+    def event_received(self, event: Event) -> None:
+        self.inner.event_received(event)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            self.inner.connection_lost(exc)
+        finally:
+            self._on_lost()
+
+
 class Server:
     """Serves associations on every bound address; an async context manager like
-    ``asyncio.Server``. Created by :func:`sctpmh.create_server`."""
+    ``asyncio.Server``. Created by :func:`sctpmh.create_server` (a coroutine handler per
+    association) or :func:`sctpmh.create_protocol_server` (a protocol per association)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Handler) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        handler: Handler | None = None,
+        protocol_factory: Callable[[], AssociationProtocol] | None = None,
+    ) -> None:
+        if (handler is None) == (protocol_factory is None):
+            raise TypeError("give a handler or a protocol_factory, not both")
         self._loop = loop
         self._handler = handler
+        self._protocol_factory = protocol_factory
         self._endpoint: ListeningEndpoint | None = None
         self._associations: dict[Association, asyncio.Task[None]] = {}
+        self._transports: set[AssociationTransport] = set()
         self._serving = True
         self._serving_forever: asyncio.Future[None] | None = None
         self._closed = loop.create_future()
@@ -48,12 +89,24 @@ class Server:
         if not self._serving:
             transport.abort()
             return
+        self._transports.add(transport)
+        if self._protocol_factory is not None:
+            try:
+                protocol = self._protocol_factory()
+            except Exception:
+                logger.exception("protocol factory failed; aborting the association")
+                self._transports.discard(transport)
+                transport.abort()
+                return
+            transport.set_protocol(_TrackedProtocol(protocol, lambda: self._forget(transport)))
+            return
         association = Association()
         transport.set_protocol(association)
-        task = self._loop.create_task(self._run_handler(association))
+        task = self._loop.create_task(self._run_handler(association, transport))
         self._associations[association] = task
 
-    async def _run_handler(self, association: Association) -> None:
+    async def _run_handler(self, association: Association, transport: AssociationTransport) -> None:
+        assert self._handler is not None
         try:
             await self._handler(association)
         except asyncio.CancelledError:
@@ -70,7 +123,11 @@ class Server:
                 await association.wait_closed()
             finally:
                 del self._associations[association]
-                self._maybe_finish()
+                self._forget(transport)
+
+    def _forget(self, transport: AssociationTransport) -> None:
+        self._transports.discard(transport)
+        self._maybe_finish()
 
     @property
     def addresses(self) -> list[Address]:
@@ -85,8 +142,13 @@ class Server:
 
     @property
     def associations(self) -> list[Association]:
-        """Associations being served now."""
+        """Associations being served now by handlers (empty for a protocol server)."""
         return list(self._associations)
+
+    @property
+    def transports(self) -> list[AssociationTransport]:
+        """Transports of every live association, whichever way it is served."""
+        return list(self._transports)
 
     def is_serving(self) -> bool:
         """True until :meth:`close`."""
@@ -99,8 +161,8 @@ class Server:
         self._serving = False
         if self._endpoint is not None:
             self._endpoint.stop_accepting()
-        for association in list(self._associations):
-            association.close()
+        for transport in list(self._transports):
+            transport.close()
         if self._serving_forever is not None and not self._serving_forever.done():
             self._serving_forever.set_result(None)
         self._maybe_finish()
@@ -108,12 +170,12 @@ class Server:
     def abort(self) -> None:
         """Stop accepting and abort every live association."""
         self._serving = False
-        for association in list(self._associations):
-            association.abort()
+        for transport in list(self._transports):
+            transport.abort()
         self.close()
 
     def _maybe_finish(self) -> None:
-        if self._serving or self._associations or self._closed.done():
+        if self._serving or self._transports or self._closed.done():
             return
         if self._endpoint is not None:
             self._endpoint.close()

@@ -1,0 +1,90 @@
+"""The callback-style API: a small request/response protocol written on AssociationProtocol."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import sctpmh
+
+pytestmark = pytest.mark.kernel
+
+REQUEST, RESPONSE = 1001, 1002  # PPIDs per message type
+
+
+class UpperServer(sctpmh.AssociationProtocol):
+    """Answers each request on the stream it came on, upper-cased, with the response PPID."""
+
+    def __init__(self, ended: asyncio.Queue[Exception | None] | None = None) -> None:
+        self.ended = ended
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.ended is not None:
+            self.ended.put_nowait(exc)
+
+    def connection_made(self, transport: sctpmh.AssociationTransport) -> None:
+        self.transport = transport
+
+    def message_received(self, message: sctpmh.Message) -> None:
+        if message.ppid != REQUEST:
+            self.transport.abort()
+            return
+        self.transport.send(message.data.upper(), stream=message.stream, ppid=RESPONSE)
+
+
+class Client(sctpmh.AssociationProtocol):
+    def __init__(self) -> None:
+        self.replies: asyncio.Queue[sctpmh.Message] = asyncio.Queue()
+        self.lost: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+        self.made = False
+
+    def connection_made(self, transport: sctpmh.AssociationTransport) -> None:
+        self.made = True
+
+    def message_received(self, message: sctpmh.Message) -> None:
+        self.replies.put_nowait(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.set_result(exc)
+
+
+async def test_request_response_protocol_over_callbacks() -> None:
+    ended: asyncio.Queue[Exception | None] = asyncio.Queue()
+    server = await sctpmh.create_protocol_server(
+        lambda: UpperServer(ended), ["127.0.0.1", "127.0.0.2"], 0
+    )
+    async with server:
+        transport, client = await sctpmh.open_protocol_association(
+            Client, ["127.0.0.1", "127.0.0.2"], server.port, local_addrs=["127.0.0.3"]
+        )
+        assert client.made
+        assert transport.get_extra_info("association_id") == transport.association_id
+        assert sorted(transport.get_extra_info("peer_addresses")) == [
+            ("127.0.0.1", server.port),
+            ("127.0.0.2", server.port),
+        ]
+        assert transport.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+        for stream in range(1, 6):
+            transport.send(b"request %d" % stream, stream=stream, ppid=REQUEST)
+        replies = [await asyncio.wait_for(client.replies.get(), 10) for _ in range(5)]
+        assert sorted((m.stream, m.data, m.ppid) for m in replies) == [
+            (s, b"REQUEST %d" % s, RESPONSE) for s in range(1, 6)
+        ]
+        assert len(server.transports) == 1
+        transport.close()
+        assert await asyncio.wait_for(client.lost, 10) is None
+        # The server side ends gracefully too, and the server forgets the association.
+        assert await asyncio.wait_for(ended.get(), 10) is None
+        assert server.transports == []
+
+
+async def test_protocol_server_aborts_what_breaks_its_rules() -> None:
+    server = await sctpmh.create_protocol_server(UpperServer, ["127.0.0.1"], 0)
+    async with server:
+        transport, client = await sctpmh.open_protocol_association(
+            Client, ["127.0.0.1"], server.port
+        )
+        transport.send(b"not a request", stream=0, ppid=999)
+        lost = await asyncio.wait_for(client.lost, 10)
+        assert isinstance(lost, sctpmh.AssociationAbortedError)
