@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 
 from .config import Config
-from .errors import AssociationClosedError, StreamError
+from .errors import AssociationAbortedError, AssociationClosedError, StreamError
 from .events import AssociationClosed, Event, Message, PathInfo
 from .protocol import AssociationProtocol, AssociationTransport
 
@@ -195,6 +195,7 @@ class Association(AssociationProtocol):
         ppid: int = 0,
         unordered: bool = False,
         to: Address | None = None,
+        ttl: float | None = None,
     ) -> None:
         """Send one message, waiting while the write buffer is above its high-water mark.
 
@@ -202,9 +203,11 @@ class Association(AssociationProtocol):
         :class:`~sctpmh.MessageTooLargeError` above ``Config.max_message_size`` and
         :class:`~sctpmh.AssociationClosedError` once the association is closed.
         ``to`` sends this message to one peer address (while that path is active; otherwise
-        by the primary path), like the seed article's preferred destination.
+        by the primary path), like the seed article's preferred destination. ``ttl``
+        (seconds) abandons the message if it is not delivered in time (PR-SCTP, RFC 3758);
+        Linux drops it without a :class:`~sctpmh.SendFailed` event.
         """
-        self.transport.send(data, stream=stream, ppid=ppid, unordered=unordered, to=to)
+        self.transport.send(data, stream=stream, ppid=ppid, unordered=unordered, to=to, ttl=ttl)
         await self.drain()
 
     async def set_primary(self, address: Address) -> None:
@@ -222,7 +225,7 @@ class Association(AssociationProtocol):
     async def drain(self) -> None:
         """Wait until the write buffer is at or below its low-water mark."""
         if self._exception is not None:
-            raise AssociationClosedError("the association is closed") from self._exception
+            raise self._closed_error()
         if not self._write_paused:
             return
         waiter = self._loop.create_future()
@@ -237,7 +240,7 @@ class Association(AssociationProtocol):
             if exc is None:
                 waiter.set_result(None)
             else:
-                waiter.set_exception(AssociationClosedError("the association closed"))
+                waiter.set_exception(self._closed_error())
 
     # --- receiving ---------------------------------------------------------------------------
 
@@ -262,14 +265,15 @@ class Association(AssociationProtocol):
         """The next message (of any stream without its own :class:`Stream` object).
 
         Raises :class:`~sctpmh.AssociationClosedError` once the association has ended and
-        every message received before that has been returned.
+        every message received before that has been returned;
+        :class:`~sctpmh.AssociationAbortedError` when it did not end gracefully.
         """
         return await self._receive(self._messages)
 
     async def _receive(self, queue: _MessageQueue) -> Message:
         while not queue.items:
             if self._closed.done():
-                raise AssociationClosedError("the association is closed") from self._exception
+                raise self._closed_error()
             waiter = self._loop.create_future()
             queue.waiters.append(waiter)
             await waiter
@@ -283,6 +287,18 @@ class Association(AssociationProtocol):
         ):
             transport.resume_reading()
         return message
+
+    def _closed_error(self) -> AssociationClosedError:
+        """What using the ended association raises: AssociationAbortedError, caused by the
+        reason, when it did not end gracefully."""
+        reason = self._exception
+        if reason is None:
+            return AssociationClosedError("the association is closed")
+        error = AssociationAbortedError(
+            f"the association ended abruptly: {reason}", getattr(reason, "cause", None)
+        )
+        error.__cause__ = reason
+        return error
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate(self._messages)

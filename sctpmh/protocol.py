@@ -85,11 +85,14 @@ class AssociationTransport(abc.ABC):
         ppid: int = 0,
         unordered: bool = False,
         to: Address | None = None,
+        ttl: float | None = None,
     ) -> None:
         """Queue one message. Never blocks; watch the write buffer or use ``drain``.
 
         ``to`` picks the peer address to send this message to; while that path is not active
-        the message goes by the primary path instead."""
+        the message goes by the primary path instead. ``ttl`` (seconds) makes the message
+        partially reliable: not delivered within it, it is abandoned (PR-SCTP, RFC 3758).
+        Linux drops such messages without handing them back."""
 
     @abc.abstractmethod
     def set_primary(self, address: Address) -> None:

@@ -59,6 +59,8 @@ _READS_PER_CALLBACK: Final = 64
 #: Size of one read; larger messages arrive in pieces and are joined (MSG_EOR ends one).
 _READ_CHUNK: Final = 256 * 1024
 _MAX_PPID: Final = 2**32 - 1
+#: Linux's SO_SNDBUFFORCE (asm-generic/socket.h), which the socket module does not export.
+_SO_SNDBUFFORCE: Final = 32
 
 
 @dataclass(slots=True)
@@ -71,6 +73,7 @@ class _Outgoing:
     ppid: int
     flags: int
     to: SockAddr | None = None
+    ttl_ms: int | None = None
 
 
 class KernelEndpoint:
@@ -100,9 +103,12 @@ class KernelEndpoint:
         self._pieces: list[bytes] = []
         self._pieces_size = 0
         self._skipping_oversize = False
+        self._pieces_assoc = 0  # the association whose message the pieces belong to
         self._notification_pieces: list[bytes] = []
         self._connect_waiter: asyncio.Future[KernelAssociationTransport] | None = None
         self._closed = False
+        self._ending: dict[KernelAssociationTransport, Exception | None] = {}
+        self._send_buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -150,6 +156,7 @@ class KernelEndpoint:
         self._closed = True
         self._update_reading()
         self._set_writing(False)
+        self._finish_endings()
         for transport in list(self._transports.values()):
             transport._ended(AssociationAbortedError("the socket was closed"))
         self._transports.clear()
@@ -188,10 +195,12 @@ class KernelEndpoint:
                     [self._view], sockapi.RCVINFO_SPACE
                 )
             except (BlockingIOError, InterruptedError):
+                self._finish_endings()
                 return
             except (SystemExit, KeyboardInterrupt):
                 raise
             except OSError as exc:
+                self._finish_endings()
                 self._socket_error(exc)
                 return
             except BaseException as exc:
@@ -209,6 +218,14 @@ class KernelEndpoint:
     def _data_piece(self, nbytes: int, flags: int, ancdata: list[tuple[int, int, bytes]]) -> None:
         info = sockapi.parse_rcvinfo(ancdata)
         limit = self._config.max_message_size
+        assoc_id = info.assoc_id if info is not None else 0
+        if assoc_id != self._pieces_assoc and (self._pieces or self._skipping_oversize):
+            # Partial delivery never interleaves associations, so the previous one's message
+            # was abandoned part-way (that association was aborted): drop what came of it.
+            self._pieces = []
+            self._pieces_size = 0
+            self._skipping_oversize = False
+        self._pieces_assoc = assoc_id
         if not self._skipping_oversize:
             self._pieces.append(bytes(self._view[:nbytes]))
             self._pieces_size += nbytes
@@ -279,12 +296,15 @@ class KernelEndpoint:
                         )
                     )
                 return
-            if event.aborted:
-                transport._ended(
-                    AssociationAbortedError("the association was aborted or lost", event.cause)
-                )
-            else:
-                transport._ended(None)
+            # The kernel queues the send-failed notifications for the data it could not
+            # deliver right after this one, as it frees the association; the transport ends
+            # once the socket has been read dry, so that they reach the protocol first.
+            transport._closing = True
+            self._ending[transport] = (
+                AssociationAbortedError("the association was aborted or lost", event.cause)
+                if event.aborted
+                else None
+            )
             return
         if transport is None:
             logger.debug("event %r for unknown association %d dropped", event, assoc_id)
@@ -317,7 +337,14 @@ class KernelEndpoint:
             return next(iter(self._transports.values()), None)
         return self._transports.get(assoc_id)
 
+    def _finish_endings(self) -> None:
+        """End the transports whose end the kernel announced (see ``_dispatch``)."""
+        while self._ending:
+            transport, exc = self._ending.popitem()
+            transport._ended(exc)
+
     def _eof(self) -> None:
+        self._finish_endings()
         for transport in list(self._transports.values()):
             transport._ended(None)
         self._update_reading()
@@ -364,6 +391,31 @@ class KernelEndpoint:
                 self._loop.remove_writer(self._sock.fileno())
             self._writing = False
 
+    def fit_send_buffer(self, size: int) -> None:
+        """Make room for a message of ``size`` bytes: Linux refuses a message larger than
+        the socket's send buffer (EMSGSIZE). Grows the buffer unless ``Config.send_buffer_size``
+        fixes it; raises MessageTooLargeError when the kernel will not take the message."""
+        if size <= self._send_buffer:
+            return
+        if self._config.send_buffer_size is None and not self._closed:
+            # SO_SNDBUFFORCE passes net.core.wmem_max but needs CAP_NET_ADMIN.
+            for option in (_SO_SNDBUFFORCE, socket.SO_SNDBUF):
+                try:
+                    self._sock.setsockopt(socket.SOL_SOCKET, option, size)
+                except OSError:
+                    continue
+                break
+            self._send_buffer = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            if size <= self._send_buffer:
+                return
+        raise MessageTooLargeError(
+            f"message of {size} bytes is larger than the socket's send buffer "
+            f"({self._send_buffer} bytes), the largest message Linux sends; raise "
+            "Config.send_buffer_size, or net.core.wmem_max so that sctpmh can grow it",
+            size,
+            self._send_buffer,
+        )
+
     def write(self, item: _Outgoing) -> None:
         """Send now if nothing waits before it, else queue it behind the others."""
         if not self._write_queue:
@@ -393,6 +445,7 @@ class KernelEndpoint:
             flags=item.flags,
             assoc_id=transport.association_id if self._one_to_many else 0,
             to=item.to,
+            ttl_ms=item.ttl_ms,
         )
 
     def _on_writable(self) -> None:
@@ -589,11 +642,14 @@ class KernelAssociationTransport(AssociationTransport):
         ppid: int = 0,
         unordered: bool = False,
         to: SockAddr | None = None,
+        ttl: float | None = None,
     ) -> None:
         if self._closing or self._ended_called:
-            raise AssociationClosedError(
-                f"association {self._assoc_id} is closed; cannot send"
-            ) from self._exception
+            message = f"association {self._assoc_id} is closed; cannot send"
+            if self._exception is not None:
+                cause = getattr(self._exception, "cause", None)
+                raise AssociationAbortedError(message, cause) from self._exception
+            raise AssociationClosedError(message)
         if isinstance(stream, bool) or not isinstance(stream, int):
             raise StreamError(f"stream must be an int, not {stream!r}", -1)
         if not 0 <= stream < self._outbound_streams:
@@ -614,11 +670,17 @@ class KernelAssociationTransport(AssociationTransport):
             )
         if not payload:
             raise ValueError("SCTP cannot send an empty message (RFC 9260 section 3.3.1)")
+        self._endpoint.fit_send_buffer(len(payload))
         flags = sockapi.SCTP_UNORDERED if unordered else 0
         destination = None
         if to is not None:
             destination = self._peer_address(to)
-        self._endpoint.write(_Outgoing(self, payload, stream, ppid, flags, destination))
+        ttl_ms = None
+        if ttl is not None:
+            if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl < 2**31:
+                raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+            ttl_ms = max(1, round(ttl * 1000))
+        self._endpoint.write(_Outgoing(self, payload, stream, ppid, flags, destination, ttl_ms))
 
     def _peer_address(self, address: SockAddr) -> SockAddr:
         """``address`` as one of the peer's addresses, or AddressError naming it."""
@@ -783,7 +845,12 @@ class KernelAssociationTransport(AssociationTransport):
                 error = errno.ECONNABORTED
                 self._deliver_event(SendFailed(item.data, item.stream, item.ppid, error, False))
         self._buffer_size = 0
-        self._paused.clear()
+        # Messages held back while reading was paused were received all the same (a graceful
+        # SHUTDOWN completes once they are acknowledged): hand them over before the end.
+        paused, self._paused = self._paused, collections.deque()
+        self._paused_size = 0
+        for message in paused:
+            self._hand_over(message)
         self._endpoint._forget(self)
         protocol = self._protocol
         if protocol is not None:

@@ -63,6 +63,7 @@ __all__ = [
     "get_stream_counts",
     "parse_rcvinfo",
     "prepare_socket",
+    "prinfo_cmsg",
     "request_peer_primary",
     "send_message",
     "set_primary_address",
@@ -93,6 +94,8 @@ _SPP_HB_ENABLE: Final = 1
 # Ancillary data types (enum sctp_cmsg_type).
 _SCTP_SNDINFO: Final = 2
 _SCTP_RCVINFO: Final = 3
+_SCTP_PRINFO: Final = 5
+_SCTP_PR_SCTP_TTL: Final = 0x0010
 
 # recvmsg flags.
 MSG_NOTIFICATION: Final = 0x8000
@@ -163,6 +166,7 @@ _PADDRPARAMS: Final = struct.Struct("=i128sIHIIIIBx")
 # sctp_paddrthlds is not packed: sockaddr_storage is 8-byte aligned, so padding surrounds it.
 _PADDRTHLDS: Final = struct.Struct("=i4x128sHH4x")
 _ASSOC_VALUE: Final = struct.Struct("=iI")  # sctp_assoc_value
+_PRINFO: Final = struct.Struct("=HxxI")  # sctp_prinfo: policy, (pad), value
 _STATUS_HEAD: Final = struct.Struct("=iiIHHHHI")
 
 _SCTP_FUTURE_ASSOC: Final = 0
@@ -494,19 +498,32 @@ def send_message(
     flags: int,
     assoc_id: int,
     to: SockAddr | None = None,
+    ttl_ms: int | None = None,
 ) -> int:
     """Send one whole message; raises ``BlockingIOError`` when the send buffer is full.
 
     ``to`` names a peer address to send this message to (SCTP_ADDR_OVER); the kernel falls
-    back to the primary path when that address is not active.
+    back to the primary path when that address is not active. ``ttl_ms`` gives the message a
+    lifetime (see :func:`prinfo_cmsg`).
 
     SCTP sends a message atomically: it is accepted whole or not at all, so a partial
     send cannot happen.
     """
+    if to is not None:
+        flags |= SCTP_ADDR_OVER
+    ancillary = [sndinfo_cmsg(stream, ppid, flags, assoc_id)]
+    if ttl_ms is not None:
+        ancillary.append(prinfo_cmsg(ttl_ms))
     if to is None:
-        return sock.sendmsg([data], [sndinfo_cmsg(stream, ppid, flags, assoc_id)])
-    cmsg = sndinfo_cmsg(stream, ppid, flags | SCTP_ADDR_OVER, assoc_id)
-    return sock.sendmsg([data], [cmsg], 0, socket_address(sock, to))
+        return sock.sendmsg([data], ancillary)
+    return sock.sendmsg([data], ancillary, 0, socket_address(sock, to))
+
+
+def prinfo_cmsg(ttl_ms: int) -> tuple[int, int, bytes]:
+    """The SCTP_PRINFO item giving a message a lifetime (PR-SCTP "timed reliability",
+    RFC 3758 section 3.1 / RFC 7496): unsent or unacknowledged after ``ttl_ms``, it is
+    abandoned. Linux 6.1 frees abandoned messages without a send-failed notification."""
+    return (SOL_SCTP, _SCTP_PRINFO, _PRINFO.pack(_SCTP_PR_SCTP_TTL, ttl_ms))
 
 
 def socket_address(sock: socket.socket, address: SockAddr) -> tuple[Any, ...]:
