@@ -217,6 +217,16 @@ class Association(AssociationProtocol):
         """
         self.transport.set_primary(address)
 
+    async def add_local_address(self, address: Address) -> None:
+        """Start using one more local address; the peer learns it by ASCONF (RFC 5061
+        section 4.2.1) and reports a :class:`~sctpmh.PathAdded` event. Port 0 means this
+        association's port. Linux needs ``net.sctp.addip_enable=1`` on both sides."""
+        self.transport.add_local_address(address)
+
+    async def remove_local_address(self, address: Address) -> None:
+        """Stop using one local address; the peer reports :class:`~sctpmh.PathRemoved`."""
+        self.transport.remove_local_address(address)
+
     async def request_peer_primary(self, address: Address) -> None:
         """Ask the peer to send to our local ``address`` by default (an ASCONF request,
         RFC 5061 section 4.2.4). Linux needs ``net.sctp.addip_enable=1`` on both sides."""

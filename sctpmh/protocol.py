@@ -99,6 +99,14 @@ class AssociationTransport(abc.ABC):
         """Send to the peer's ``address`` by default from now on (RFC 9260 section 6.4)."""
 
     @abc.abstractmethod
+    def add_local_address(self, address: Address) -> None:
+        """Start using one more local address and tell the peer (ASCONF, RFC 5061)."""
+
+    @abc.abstractmethod
+    def remove_local_address(self, address: Address) -> None:
+        """Stop using one local address and tell the peer (ASCONF, RFC 5061)."""
+
+    @abc.abstractmethod
     def request_peer_primary(self, address: Address) -> None:
         """Ask the peer to send to our ``address`` by default (RFC 5061 section 4.2.4)."""
 

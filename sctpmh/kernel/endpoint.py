@@ -701,6 +701,31 @@ class KernelAssociationTransport(AssociationTransport):
         peer = self._peer_address(address)
         sockapi.set_primary_address(self._endpoint.socket, self._assoc_id, peer)
 
+    def add_local_address(self, address: SockAddr) -> None:
+        """Start using one more local address (RFC 5061 section 4.2.1; Linux needs
+        net.sctp.addip_enable=1 on both sides). On a server's one-to-many socket the address
+        joins the endpoint, and so every association on it."""
+        sockapi.add_local_address(self._endpoint.socket, self._local_endpoint(address))
+
+    def remove_local_address(self, address: SockAddr) -> None:
+        """Stop using one local address (RFC 5061 section 4.2.2); as for adding, it concerns
+        the whole endpoint on a server."""
+        sockapi.remove_local_address(self._endpoint.socket, self._local_endpoint(address))
+
+    def _local_endpoint(self, address: SockAddr) -> SockAddr:
+        try:
+            endpoint = Endpoint(address[0], address[1])
+        except (TypeError, IndexError, ValueError) as exc:
+            raise AddressError(f"{address!r} is not a (host, port) address", address) from exc
+        port = self._endpoint.socket.getsockname()[1]
+        if endpoint.port not in (0, port):
+            raise AddressError(
+                f"{address!r} has port {endpoint.port}, but this endpoint's port is {port}; "
+                "an SCTP endpoint has one port for all its addresses",
+                address,
+            )
+        return (endpoint.host, port)
+
     def request_peer_primary(self, address: SockAddr) -> None:
         """Ask the peer to send to our ``address`` by default (RFC 5061 section 4.2.4)."""
         sockapi.request_peer_primary(self._endpoint.socket, self._assoc_id, address)

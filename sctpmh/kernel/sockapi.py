@@ -52,6 +52,7 @@ __all__ = [
     "PeerAddressInfo",
     "RecvInfo",
     "SockAddr",
+    "add_local_address",
     "bind_addresses",
     "connect_addresses",
     "create_socket",
@@ -64,6 +65,7 @@ __all__ = [
     "parse_rcvinfo",
     "prepare_socket",
     "prinfo_cmsg",
+    "remove_local_address",
     "request_peer_primary",
     "send_message",
     "set_primary_address",
@@ -84,6 +86,7 @@ _SCTP_GET_PEER_ADDR_INFO: Final = 15
 _SCTP_PEER_ADDR_THLDS: Final = 31
 _SCTP_RECVRCVINFO: Final = 32
 _SCTP_SOCKOPT_BINDX_ADD: Final = 100
+_SCTP_SOCKOPT_BINDX_REM: Final = 101
 _SCTP_GET_PEER_ADDRS: Final = 108
 _SCTP_GET_LOCAL_ADDRS: Final = 109
 _SCTP_SOCKOPT_CONNECTX: Final = 110
@@ -348,6 +351,17 @@ def bind_addresses(sock: socket.socket, addresses: Sequence[SockAddr]) -> int:
             SOL_SCTP, _SCTP_SOCKOPT_BINDX_ADD, pack_sockaddrs([(h, port) for h, _ in rest])
         )
     return port
+
+
+def add_local_address(sock: socket.socket, address: SockAddr) -> None:
+    """Bind one more address to a bound socket (sctp_bindx ADD). On an established
+    association the kernel announces it to the peer with ASCONF (RFC 5061 section 4.2.1)."""
+    sock.setsockopt(SOL_SCTP, _SCTP_SOCKOPT_BINDX_ADD, pack_sockaddrs([address]))
+
+
+def remove_local_address(sock: socket.socket, address: SockAddr) -> None:
+    """Unbind one address (sctp_bindx REM); the peer is told with ASCONF (RFC 5061 4.2.2)."""
+    sock.setsockopt(SOL_SCTP, _SCTP_SOCKOPT_BINDX_REM, pack_sockaddrs([address]))
 
 
 def connect_addresses(sock: socket.socket, addresses: Sequence[SockAddr]) -> None:

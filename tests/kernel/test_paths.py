@@ -96,3 +96,53 @@ async def test_unknown_addresses_are_refused_by_name(topology: netlab.Topology) 
             await association.send(b"x", to=stranger)
         with pytest.raises(sctpmh.AddressError):
             await association.send(b"x", to=("not an address", 1))
+
+
+async def test_local_addresses_come_and_go_at_runtime(topology: netlab.Topology) -> None:
+    """ASCONF (RFC 5061): the client adds and removes an address on a live association,
+    the server sees the path appear and disappear, and can be asked to make it primary."""
+    for key in ("net.sctp.addip_enable", "net.sctp.auth_enable"):
+        topology.sysctl_both(key, 1)
+    left, right = topology.addresses("left"), topology.addresses("right")
+    server_side: asyncio.Future[sctpmh.Association] = asyncio.get_running_loop().create_future()
+    server_events: asyncio.Queue[sctpmh.Event] = asyncio.Queue()
+
+    async def watch(association: sctpmh.Association) -> None:
+        server_side.set_result(association)
+        async for event in association.events():
+            server_events.put_nowait(event)
+
+    async def next_event(kind: type[sctpmh.Event]) -> sctpmh.Event:
+        while True:
+            event = await asyncio.wait_for(server_events.get(), 20)
+            if isinstance(event, kind):
+                return event
+
+    with topology.left.entered():
+        server = await sctpmh.create_server(watch, left, 0)
+    async with server:
+        with topology.right.entered():
+            association = await sctpmh.open_association(left, server.port, local_addrs=right[:1])
+        async with association:
+            peer = await asyncio.wait_for(server_side, 10)
+            port = association.local_addresses[0][1]
+            assert peer.peer_addresses == [(right[0], port)]
+
+            await association.add_local_address((right[1], 0))
+            added = await next_event(sctpmh.PathAdded)
+            assert added == sctpmh.PathAdded((right[1], port))
+            assert sorted(peer.peer_addresses) == [(right[0], port), (right[1], port)]
+
+            await association.request_peer_primary((right[1], port))
+            made = await next_event(sctpmh.PrimaryChanged)
+            assert made == sctpmh.PrimaryChanged((right[1], port))
+            assert [p.address for p in peer.paths if p.primary] == [(right[1], port)]
+
+            await association.set_primary((left[0], server.port))
+            await association.remove_local_address((right[1], 0))
+            removed = await next_event(sctpmh.PathRemoved)
+            assert removed == sctpmh.PathRemoved((right[1], port))
+            assert peer.peer_addresses == [(right[0], port)]
+
+            with pytest.raises(sctpmh.AddressError, match="one port"):
+                await association.add_local_address((right[1], port + 1))
