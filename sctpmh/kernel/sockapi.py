@@ -57,6 +57,7 @@ __all__ = [
     "connect_addresses",
     "create_socket",
     "decode_notification",
+    "get_heartbeat_interval",
     "get_local_addresses",
     "get_peer_address_info",
     "get_peer_addresses",
@@ -480,6 +481,15 @@ def _prim(assoc_id: int, address: SockAddr) -> bytes:
     return struct.pack("=i", assoc_id) + _pack_sockaddr(*address).ljust(
         _SOCKADDR_STORAGE_SIZE, b"\0"
     )
+
+
+def get_heartbeat_interval(sock: socket.socket, assoc_id: int) -> float | None:
+    """The association's heartbeat interval in seconds (None when heartbeats are off), read
+    back from SCTP_PEER_ADDR_PARAMS."""
+    request = _PADDRPARAMS.pack(assoc_id, bytes(_SOCKADDR_STORAGE_SIZE), 0, 0, 0, 0, 0, 0, 0)
+    data = _getsockopt_inout(sock, _SCTP_PEER_ADDR_PARAMS, request, _PADDRPARAMS.size)
+    _, _, interval, _, _, _, flags, _, _ = _PADDRPARAMS.unpack_from(data)
+    return interval / 1000.0 if flags & _SPP_HB_ENABLE else None
 
 
 def get_stream_counts(sock: socket.socket, assoc_id: int) -> tuple[int, int]:

@@ -41,7 +41,8 @@ async def test_every_path_cut_fails_the_association_and_hands_back_the_data(
         await association.send(b"before the cut", stream=1)
         for index in range(len(topology.paths)):
             topology.cut(index, "loss")
-        unsent = [b"lost %d" % i for i in range(20)]
+        # Binary payloads: they must come back as the exact bytes, never decoded as text.
+        unsent = [b"\xff\x00lost %d\x80" % i for i in range(20)]
         for data in unsent:
             association.transport.send(data, stream=2, ppid=7)
 
