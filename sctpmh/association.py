@@ -11,6 +11,7 @@ import asyncio
 import collections
 from collections.abc import AsyncIterator
 from types import TracebackType
+from typing import Generic, TypeVar
 
 from .config import Config
 from .errors import AssociationAbortedError, AssociationClosedError, StreamError
@@ -22,11 +23,18 @@ __all__ = ["Association", "Stream"]
 Address = tuple[str, int]
 
 
-class _MessageQueue:
-    """Received messages waiting for ``recv``; the byte count drives read backpressure."""
+#: Undelivered events kept for ``events()``; older ones are dropped past this, so that an
+#: application that never looks at events does not grow without bound.
+EVENT_BACKLOG = 1000
 
-    def __init__(self) -> None:
-        self.items: collections.deque[Message] = collections.deque()
+T = TypeVar("T")
+
+
+class _Queue(Generic[T]):
+    """Items waiting for a consumer, and the consumers waiting for items."""
+
+    def __init__(self, maxlen: int | None = None) -> None:
+        self.items: collections.deque[T] = collections.deque(maxlen=maxlen)
         self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     def wake(self) -> None:
@@ -46,7 +54,7 @@ class Stream:
     def __init__(self, association: Association, stream_id: int) -> None:
         self._association = association
         self._id = stream_id
-        self._queue = _MessageQueue()
+        self._queue = _Queue[Message]()
 
     @property
     def id(self) -> int:
@@ -75,9 +83,9 @@ class Association(AssociationProtocol):
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._transport: AssociationTransport | None = None
-        self._messages = _MessageQueue()
+        self._messages = _Queue[Message]()
         self._streams: dict[int, Stream] = {}
-        self._events: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._events = _Queue[Event](maxlen=EVENT_BACKLOG)
         self._received_size = 0
         self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._write_paused = False
@@ -114,7 +122,8 @@ class Association(AssociationProtocol):
             transport.pause_reading()
 
     def event_received(self, event: Event) -> None:
-        self._events.put_nowait(event)
+        self._events.items.append(event)
+        self._events.wake()
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -131,8 +140,8 @@ class Association(AssociationProtocol):
             stream._queue.wake()
         aborted = exc is not None
         cause = getattr(exc, "cause", None)
-        self._events.put_nowait(AssociationClosed(cause=cause, aborted=aborted))
-        self._events.put_nowait(None)
+        self._events.items.append(AssociationClosed(cause=cause, aborted=aborted))
+        self._events.wake()
         if not self._closed.done():
             self._closed.set_result(None)
 
@@ -280,7 +289,7 @@ class Association(AssociationProtocol):
         """
         return await self._receive(self._messages)
 
-    async def _receive(self, queue: _MessageQueue) -> Message:
+    async def _receive(self, queue: _Queue[Message]) -> Message:
         while not queue.items:
             if self._closed.done():
                 raise self._closed_error()
@@ -313,7 +322,7 @@ class Association(AssociationProtocol):
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate(self._messages)
 
-    async def _iterate(self, queue: _MessageQueue) -> AsyncIterator[Message]:
+    async def _iterate(self, queue: _Queue[Message]) -> AsyncIterator[Message]:
         while True:
             try:
                 yield await self._receive(queue)
@@ -324,13 +333,17 @@ class Association(AssociationProtocol):
 
     async def events(self) -> AsyncIterator[Event]:
         """Events as they happen: path changes, send failures, shutdown; ends after
-        :class:`~sctpmh.events.AssociationClosed`."""
+        :class:`~sctpmh.events.AssociationClosed`. Events wait here until read, up to the
+        last ``EVENT_BACKLOG`` (1,000) of them."""
+        queue = self._events
         while True:
-            event = await self._events.get()
-            if event is None:
-                self._events.put_nowait(None)  # let a second iterator finish too
-                return
-            yield event
+            while not queue.items:
+                if self._closed.done():
+                    return
+                waiter = self._loop.create_future()
+                queue.waiters.append(waiter)
+                await waiter
+            yield queue.items.popleft()
 
     # --- closing -----------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ from ..events import (
 __all__ = [
     "IPPROTO_SCTP",
     "AssociationEnded",
+    "AssociationParameters",
     "Notification",
     "PeerAddressInfo",
     "RecvInfo",
@@ -57,6 +58,7 @@ __all__ = [
     "connect_addresses",
     "create_socket",
     "decode_notification",
+    "get_association_parameters",
     "get_heartbeat_interval",
     "get_local_addresses",
     "get_peer_address_info",
@@ -490,6 +492,52 @@ def get_heartbeat_interval(sock: socket.socket, assoc_id: int) -> float | None:
     data = _getsockopt_inout(sock, _SCTP_PEER_ADDR_PARAMS, request, _PADDRPARAMS.size)
     _, _, interval, _, _, _, flags, _, _ = _PADDRPARAMS.unpack_from(data)
     return interval / 1000.0 if flags & _SPP_HB_ENABLE else None
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationParameters:
+    """The protocol parameters in force for one association, read back from the kernel."""
+
+    rto_initial: float
+    rto_min: float
+    rto_max: float
+    heartbeat_interval: float | None
+    path_max_retransmissions: int
+    association_max_retransmissions: int
+    potentially_failed_threshold: int
+
+
+def get_association_parameters(sock: socket.socket, assoc_id: int) -> AssociationParameters:
+    """What the kernel applies to association ``assoc_id`` (RTOINFO, ASSOCINFO,
+    PEER_ADDR_PARAMS and PEER_ADDR_THLDS), to show that a Config took effect."""
+    fd = sock.fileno()
+    rto = {"assoc_id": assoc_id, "initial": 0, "max": 0, "min": 0}
+    _sctp.get_rtoinfo(fd, rto)
+    assoc: dict[str, int] = {
+        "assoc_id": assoc_id,
+        "assocmaxrxt": 0,
+        "number_peer_destinations": 0,
+        "peer_rwnd": 0,
+        "local_rwnd": 0,
+        "cookie_life": 0,
+    }
+    _sctp.get_assocparams(fd, assoc)
+    thresholds = _getsockopt_inout(
+        sock,
+        _SCTP_PEER_ADDR_THLDS,
+        _PADDRTHLDS.pack(assoc_id, bytes(_SOCKADDR_STORAGE_SIZE), 0, 0),
+        _PADDRTHLDS.size,
+    )
+    _, _, path_max, pf_threshold = _PADDRTHLDS.unpack_from(thresholds)
+    return AssociationParameters(
+        rto_initial=rto["initial"] / 1000.0,
+        rto_min=rto["min"] / 1000.0,
+        rto_max=rto["max"] / 1000.0,
+        heartbeat_interval=get_heartbeat_interval(sock, assoc_id),
+        path_max_retransmissions=path_max,
+        association_max_retransmissions=assoc["assocmaxrxt"],
+        potentially_failed_threshold=pf_threshold,
+    )
 
 
 def get_stream_counts(sock: socket.socket, assoc_id: int) -> tuple[int, int]:

@@ -96,3 +96,41 @@ async def test_heartbeat_interval_is_applied() -> None:
             sock = association.transport.get_extra_info("socket")
             interval = sockapi.get_heartbeat_interval(sock, association.association_id)
             assert interval == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        sctpmh.Config(),
+        sctpmh.Config.fast_failover(),
+        sctpmh.Config(rto_initial=2.0, rto_min=0.5, rto_max=9.0, potentially_failed_threshold=2),
+    ],
+    ids=["defaults", "fast-failover", "custom"],
+)
+async def test_config_is_what_the_kernel_applies_on_both_sides(config: sctpmh.Config) -> None:
+    server_side: asyncio.Future[sctpmh.Association] = asyncio.get_running_loop().create_future()
+
+    async def hold(association: sctpmh.Association) -> None:
+        server_side.set_result(association)
+        await association.wait_closed()
+
+    pf = config.potentially_failed_threshold
+    expected = sockapi.AssociationParameters(
+        rto_initial=config.rto_initial,
+        rto_min=config.rto_min,
+        rto_max=config.rto_max,
+        heartbeat_interval=config.heartbeat_interval,
+        path_max_retransmissions=config.path_max_retransmissions,
+        association_max_retransmissions=config.association_max_retransmissions,
+        # "Off" is a threshold no path reaches before failing (RFC 7829).
+        potentially_failed_threshold=config.path_max_retransmissions if pf is None else pf,
+    )
+    async with await sctpmh.create_server(hold, ["127.0.0.1"], 0, config=config) as server:
+        async with sctpmh.open_association(
+            ["127.0.0.1"], server.port, config=config
+        ) as association:
+            peer = await asyncio.wait_for(server_side, 10)
+            for side in (association, peer):
+                sock = side.transport.get_extra_info("socket")
+                applied = sockapi.get_association_parameters(sock, side.association_id)
+                assert applied == expected
