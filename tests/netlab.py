@@ -28,6 +28,20 @@ def run(*command: str) -> str:
     return result.stdout
 
 
+def _batch(namespace: str | None, commands: list[str]) -> None:
+    """Run ``ip`` commands as one batch (in ``namespace`` when given)."""
+    where = ["-n", namespace] if namespace else []
+    result = subprocess.run(
+        ["ip", *where, "-batch", "-"],
+        input="\n".join(commands) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"ip -batch failed: {result.stderr.strip()}")
+
+
 def _setns(fd: int) -> None:
     if _libc.setns(fd, _CLONE_NEWNET) != 0:
         code = ctypes.get_errno()
@@ -44,9 +58,19 @@ class Namespace:
         """Run a command inside the namespace."""
         return run("ip", "netns", "exec", self.name, *command)
 
+    def ip(self, *arguments: str) -> str:
+        """Run ``ip`` on this namespace (``ip -n``: no extra process)."""
+        return run("ip", "-n", self.name, *arguments)
+
+    def tc(self, *arguments: str) -> str:
+        """Run ``tc`` on this namespace."""
+        return run("tc", "-n", self.name, *arguments)
+
     def sysctl(self, key: str, value: int | str) -> None:
-        """Set a sysctl of this namespace (net.sctp.* are per namespace)."""
-        self.run("sysctl", "-q", "-w", f"{key}={value}")
+        """Set a sysctl of this namespace (net.sctp.* are per namespace). Written from a
+        thread inside the namespace: /proc/sys/net shows the writer's namespace."""
+        with self.entered(), open("/proc/sys/" + key.replace(".", "/"), "w") as knob:
+            knob.write(f"{value}\n")
 
     @contextlib.contextmanager
     def entered(self) -> Iterator[None]:
@@ -94,14 +118,13 @@ class Topology:
         ``"down"`` takes the link down."""
         path = self.paths[index]
         if how == "loss":
-            self.left.run(
-                "tc", "qdisc", "add", "dev", path.left_interface, "root", "netem", "loss", "100%"
-            )
-            self.right.run(
-                "tc", "qdisc", "add", "dev", path.right_interface, "root", "netem", "loss", "100%"
-            )
+            for ns, interface in (
+                (self.left, path.left_interface),
+                (self.right, path.right_interface),
+            ):
+                ns.tc("qdisc", "add", "dev", interface, "root", "netem", "loss", "100%")
         elif how == "down":
-            self.left.run("ip", "link", "set", path.left_interface, "down")
+            self.left.ip("link", "set", path.left_interface, "down")
         else:
             raise ValueError(f"unknown way to cut a path: {how!r}")
 
@@ -109,10 +132,10 @@ class Topology:
         """Undo :meth:`cut`."""
         path = self.paths[index]
         if how == "loss":
-            self.left.run("tc", "qdisc", "del", "dev", path.left_interface, "root")
-            self.right.run("tc", "qdisc", "del", "dev", path.right_interface, "root")
+            self.left.tc("qdisc", "del", "dev", path.left_interface, "root")
+            self.right.tc("qdisc", "del", "dev", path.right_interface, "root")
         else:
-            self.left.run("ip", "link", "set", path.left_interface, "up")
+            self.left.ip("link", "set", path.left_interface, "up")
 
     def sysctl_both(self, key: str, value: int | str) -> None:
         """Set a sysctl in both namespaces."""
@@ -129,11 +152,13 @@ def two_path_topology(path_count: int = 2) -> Iterator[Topology]:
     run("ip", "netns", "add", left.name)
     try:
         run("ip", "netns", "add", right.name)
-        for ns in (left, right):
-            ns.run("ip", "link", "set", "lo", "up")
-            # Addresses must be usable at once: no IPv6 duplicate address detection delay.
-            ns.sysctl("net.ipv6.conf.all.accept_dad", 0)
-            ns.sysctl("net.ipv6.conf.default.accept_dad", 0)
+        # A handful of processes in all (one ip -batch per namespace): every process start is
+        # slow under the lab's software emulation.
+        links = []
+        setup: dict[str, list[str]] = {
+            left.name: ["link set lo up"],
+            right.name: ["link set lo up"],
+        }
         for i in range(path_count):
             n = i + 1
             path = PathLink(
@@ -145,29 +170,24 @@ def two_path_topology(path_count: int = 2) -> Iterator[Topology]:
                 left_v6=f"fd00:{100 + n}::1",
                 right_v6=f"fd00:{100 + n}::2",
             )
-            run(
-                "ip",
-                "link",
-                "add",
-                path.left_interface,
-                "netns",
-                left.name,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                path.right_interface,
-                "netns",
-                right.name,
+            links.append(
+                f"link add {path.left_interface} netns {left.name} type veth "
+                f"peer name {path.right_interface} netns {right.name}"
             )
             for ns, interface, v4, v6 in (
                 (left, path.left_interface, path.left_v4, path.left_v6),
                 (right, path.right_interface, path.right_v4, path.right_v6),
             ):
-                ns.run("ip", "addr", "add", f"{v4}/24", "dev", interface)
-                ns.run("ip", "-6", "addr", "add", f"{v6}/64", "dev", interface, "nodad")
-                ns.run("ip", "link", "set", interface, "up")
+                # nodad: IPv6 addresses usable at once, without duplicate address detection.
+                setup[ns.name] += [
+                    f"addr add {v4}/24 dev {interface}",
+                    f"addr add {v6}/64 dev {interface} nodad",
+                    f"link set {interface} up",
+                ]
             topology.paths.append(path)
+        _batch(None, links)
+        for name, commands in setup.items():
+            _batch(name, commands)
         yield topology
     finally:
         for ns in (right, left):

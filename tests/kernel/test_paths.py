@@ -4,6 +4,7 @@ packet counters of each path's interface."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -16,7 +17,9 @@ BURST = 200
 
 
 def tx_packets(namespace: netlab.Namespace, interface: str) -> int:
-    return int(namespace.run("cat", f"/sys/class/net/{interface}/statistics/tx_packets"))
+    # "ip -s" reads the counters through netlink, from the namespace itself.
+    (link,) = json.loads(namespace.ip("-j", "-s", "link", "show", "dev", interface))
+    return int(link["stats64"]["tx"]["packets"])
 
 
 async def open_pair(
