@@ -88,3 +88,91 @@ async def test_protocol_server_aborts_what_breaks_its_rules() -> None:
         transport.send(b"not a request", stream=0, ppid=999)
         lost = await asyncio.wait_for(client.lost, 10)
         assert isinstance(lost, sctpmh.AssociationAbortedError)
+
+
+class Recorder(sctpmh.AssociationProtocol):
+    """Records what it gets; tells when the count reaches a mark."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.events: list[sctpmh.Event] = []
+        self.mark = 0
+        self.reached: asyncio.Event = asyncio.Event()
+
+    def connection_made(self, transport: sctpmh.AssociationTransport) -> None:
+        self.transport = transport
+
+    def message_received(self, message: sctpmh.Message) -> None:
+        self.messages.append(message.data)
+        if len(self.messages) >= self.mark:
+            self.reached.set()
+
+    def event_received(self, event: sctpmh.Event) -> None:
+        self.events.append(event)
+
+
+async def test_paused_reading_holds_messages_until_resumed() -> None:
+    server = await sctpmh.create_protocol_server(UpperServer, ["127.0.0.1"], 0)
+    async with server:
+        transport, client = await sctpmh.open_protocol_association(
+            Recorder, ["127.0.0.1"], server.port
+        )
+        client.mark = 1
+        transport.send(b"first", stream=0, ppid=REQUEST)
+        await asyncio.wait_for(client.reached.wait(), 10)
+        transport.pause_reading()
+        assert not transport.is_reading()
+        for i in range(50):
+            transport.send(b"held %d" % i, stream=0, ppid=REQUEST)
+        # A round trip on the server side proves the 50 replies were sent before this point:
+        # the server answers in order on one stream, so the marker reply comes after them.
+        marker_client = await sctpmh.open_association(["127.0.0.1"], server.port)
+        await marker_client.send(b"marker", stream=0, ppid=REQUEST)
+        assert (await asyncio.wait_for(marker_client.recv(), 10)).data == b"MARKER"
+        await marker_client.aclose()
+        assert client.messages == [b"FIRST"], "nothing is delivered while reading is paused"
+        client.mark = 51
+        client.reached.clear()
+        transport.resume_reading()
+        await asyncio.wait_for(client.reached.wait(), 10)
+        assert client.messages == [b"FIRST"] + [b"HELD %d" % i for i in range(50)]
+        transport.close()
+
+
+async def test_peer_shutdown_and_sender_dry_events_reach_the_protocol() -> None:
+    ended: asyncio.Queue[Exception | None] = asyncio.Queue()
+    server = await sctpmh.create_protocol_server(lambda: UpperServer(ended), ["127.0.0.1"], 0)
+    async with server:
+        transport, client = await sctpmh.open_protocol_association(
+            Recorder, ["127.0.0.1"], server.port
+        )
+        client.mark = 1
+        transport.send(b"x", stream=0, ppid=REQUEST)
+        await asyncio.wait_for(client.reached.wait(), 10)
+        # The server's side closes; the client is told the peer is shutting down.
+        (server_transport,) = server.transports
+        server_transport.close()
+        assert await asyncio.wait_for(ended.get(), 10) is None
+    assert any(isinstance(e, sctpmh.PeerShutdown) for e in client.events)
+    assert any(isinstance(e, sctpmh.SenderDry) for e in client.events)
+
+
+async def test_serve_forever_returns_when_the_server_is_closed() -> None:
+    async def echo(association: sctpmh.Association) -> None:
+        async for message in association:
+            await association.send(message.data, stream=message.stream)
+
+    server = await sctpmh.create_server(echo, ["127.0.0.1"], 0)
+    serving = asyncio.create_task(server.serve_forever())
+    async with sctpmh.open_association(["127.0.0.1"], server.port) as association:
+        await association.send(b"ping", stream=1)
+        assert (await asyncio.wait_for(association.recv(), 10)).data == b"ping"
+        assert server.is_serving()
+        assert len(server.associations) == 1
+        server.close()
+        await asyncio.wait_for(serving, 10)
+        # close() shut the live association down gracefully: the client's iteration ends.
+        assert [m async for m in association] == []
+    await asyncio.wait_for(server.wait_closed(), 10)
+    assert not server.is_serving()
+    assert server.addresses == []
