@@ -179,6 +179,7 @@ class Server:
             return
         if self._endpoint is not None:
             self._endpoint.close()
+            self._endpoint = None  # a closed server holds no socket state
         self._closed.set_result(None)
 
     async def wait_closed(self) -> None:
