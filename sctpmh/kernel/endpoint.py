@@ -24,6 +24,7 @@ import errno
 import logging
 import socket
 import struct
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,19 @@ _MAX_PPID: Final = 2**32 - 1
 _SO_SNDBUFFORCE: Final = 32
 
 
+_thread_state = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """The receive buffer of this thread's endpoints. One is enough: a read's bytes are
+    copied out before the next read, and a thread runs one callback at a time. A buffer per
+    endpoint would cost every client association its own _READ_CHUNK."""
+    view: memoryview | None = getattr(_thread_state, "view", None)
+    if view is None:
+        view = _thread_state.view = memoryview(bytearray(_READ_CHUNK))
+    return view
+
+
 @dataclass(slots=True)
 class _Outgoing:
     """One queued send: a whole message, or a control request (EOF / ABORT) with no data."""
@@ -98,8 +112,7 @@ class KernelEndpoint:
         self._writing = False
         self._reading = False
         self._read_blockers: set[int] = set()
-        self._buffer = bytearray(_READ_CHUNK)
-        self._view = memoryview(self._buffer)
+        self._view = _read_buffer()
         self._pieces: list[bytes] = []
         self._pieces_size = 0
         self._skipping_oversize = False

@@ -1,12 +1,14 @@
 """Typed adapter over the Linux kernel's SCTP socket API (RFC 6458), the only place that
 imports pysctp.
 
-pysctp is used where it is sound (the socket-option calls that take a plain dictionary). Where
-it is not (see shared/design/PYSCTP.md: PPID byte order, leaking non-blocking receives,
-notification decoding, IPv6 bindx/connectx overflows, assoc-id-less address queries), this module
-talks to the kernel directly: ``sendmsg`` / ``recvmsg_into`` with SCTP_SNDINFO / SCTP_RCVINFO
-ancillary data, ``setsockopt`` with packed sockaddr arrays, and ``getsockopt`` through libc for
-the options whose input is the same buffer as their output.
+pysctp is used where it is sound and measured not to leak (SCTP_INITMSG, SCTP_NODELAY and
+setting SCTP_ASSOCINFO). Where it is not (see shared/design/PYSCTP.md: PPID byte order, leaking
+non-blocking receives, notification decoding, IPv6 bindx/connectx overflows, assoc-id-less
+address queries, heartbeat flags compiled out; and, measured here, 96 bytes leaked by every
+set_rtoinfo / get_rtoinfo call and 32 by get_assocparams), this module talks to the kernel
+directly: ``sendmsg`` / ``recvmsg_into`` with SCTP_SNDINFO / SCTP_RCVINFO ancillary data,
+``setsockopt`` with packed structs and sockaddr arrays, and ``getsockopt`` through libc for the
+options whose input is the same buffer as their output.
 
 Nothing here touches the event loop; every call is non-blocking and raises ``OSError``
 subclasses (``BlockingIOError`` for EAGAIN / EINPROGRESS) like the ``socket`` module does.
@@ -81,6 +83,8 @@ IPPROTO_SCTP: Final = 132
 SOL_SCTP: Final = IPPROTO_SCTP
 
 # Socket options (linux/sctp.h).
+_SCTP_RTOINFO: Final = 0
+_SCTP_ASSOCINFO: Final = 1
 _SCTP_SET_PEER_PRIMARY_ADDR: Final = 5
 _SCTP_PRIMARY_ADDR: Final = 6
 _SCTP_PEER_ADDR_PARAMS: Final = 9
@@ -172,7 +176,11 @@ _PADDRPARAMS: Final = struct.Struct("=i128sIHIIIIBx")
 # sctp_paddrthlds is not packed: sockaddr_storage is 8-byte aligned, so padding surrounds it.
 _PADDRTHLDS: Final = struct.Struct("=i4x128sHH4x")
 _ASSOC_VALUE: Final = struct.Struct("=iI")  # sctp_assoc_value
-_PRINFO: Final = struct.Struct("=HxxI")  # sctp_prinfo: policy, (pad), value
+_PRINFO: Final = struct.Struct("=HxxI")
+_RTOINFO: Final = struct.Struct("=iIII")  # sctp_rtoinfo: assoc_id, initial, max, min (ms)
+_ASSOCPARAMS: Final = struct.Struct(
+    "=iHHIII"
+)  # sctp_assocparams  # sctp_prinfo: policy, (pad), value
 _STATUS_HEAD: Final = struct.Struct("=iiIHHHHI")
 
 _SCTP_FUTURE_ASSOC: Final = 0
@@ -233,15 +241,14 @@ def prepare_socket(sock: socket.socket, config: Config) -> None:
         },
     )
     _sctp.set_nodelay(fd, bool(config.nodelay))
-    # RTO.Initial / RTO.Min / RTO.Max (RFC 9260 section 6.3.1), in milliseconds.
-    _sctp.set_rtoinfo(
-        fd,
-        {
-            "assoc_id": _SCTP_FUTURE_ASSOC,
-            "initial": _ms(config.rto_initial),
-            "max": _ms(config.rto_max),
-            "min": _ms(config.rto_min),
-        },
+    # RTO.Initial / RTO.Min / RTO.Max (RFC 9260 section 6.3.1), in milliseconds. Set here
+    # rather than through pysctp, whose set_rtoinfo leaks 96 bytes a call (measured).
+    sock.setsockopt(
+        SOL_SCTP,
+        _SCTP_RTOINFO,
+        _RTOINFO.pack(
+            _SCTP_FUTURE_ASSOC, _ms(config.rto_initial), _ms(config.rto_max), _ms(config.rto_min)
+        ),
     )
     # Association.Max.Retrans (RFC 9260 section 8.1).
     _sctp.set_assocparams(
@@ -510,18 +517,13 @@ class AssociationParameters:
 def get_association_parameters(sock: socket.socket, assoc_id: int) -> AssociationParameters:
     """What the kernel applies to association ``assoc_id`` (RTOINFO, ASSOCINFO,
     PEER_ADDR_PARAMS and PEER_ADDR_THLDS), to show that a Config took effect."""
-    fd = sock.fileno()
-    rto = {"assoc_id": assoc_id, "initial": 0, "max": 0, "min": 0}
-    _sctp.get_rtoinfo(fd, rto)
-    assoc: dict[str, int] = {
-        "assoc_id": assoc_id,
-        "assocmaxrxt": 0,
-        "number_peer_destinations": 0,
-        "peer_rwnd": 0,
-        "local_rwnd": 0,
-        "cookie_life": 0,
-    }
-    _sctp.get_assocparams(fd, assoc)
+    # Read directly: pysctp's get_rtoinfo and get_assocparams leak on every call (measured).
+    rto = _getsockopt_inout(sock, _SCTP_RTOINFO, _RTOINFO.pack(assoc_id, 0, 0, 0), _RTOINFO.size)
+    _, rto_initial, rto_max, rto_min = _RTOINFO.unpack_from(rto)
+    assoc = _getsockopt_inout(
+        sock, _SCTP_ASSOCINFO, _ASSOCPARAMS.pack(assoc_id, 0, 0, 0, 0, 0), _ASSOCPARAMS.size
+    )
+    association_max = _ASSOCPARAMS.unpack_from(assoc)[1]
     thresholds = _getsockopt_inout(
         sock,
         _SCTP_PEER_ADDR_THLDS,
@@ -530,12 +532,12 @@ def get_association_parameters(sock: socket.socket, assoc_id: int) -> Associatio
     )
     _, _, path_max, pf_threshold = _PADDRTHLDS.unpack_from(thresholds)
     return AssociationParameters(
-        rto_initial=rto["initial"] / 1000.0,
-        rto_min=rto["min"] / 1000.0,
-        rto_max=rto["max"] / 1000.0,
+        rto_initial=rto_initial / 1000.0,
+        rto_min=rto_min / 1000.0,
+        rto_max=rto_max / 1000.0,
         heartbeat_interval=get_heartbeat_interval(sock, assoc_id),
         path_max_retransmissions=path_max,
-        association_max_retransmissions=assoc["assocmaxrxt"],
+        association_max_retransmissions=association_max,
         potentially_failed_threshold=pf_threshold,
     )
 
