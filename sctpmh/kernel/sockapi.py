@@ -99,6 +99,8 @@ _SCTP_GET_LOCAL_ADDRS: Final = 109
 _SCTP_SOCKOPT_CONNECTX: Final = 110
 _SCTP_EVENT: Final = 127
 _SCTP_EXPOSE_POTENTIALLY_FAILED_STATE: Final = 131
+# include/net/sctp/constants.h: UNSET (0, follow net.sctp.pf_expose), DISABLE (1), ENABLE (2).
+_SCTP_PF_EXPOSE_ENABLE: Final = 2
 _SPP_HB_ENABLE: Final = 1
 
 # Ancillary data types (enum sctp_cmsg_type).
@@ -227,7 +229,7 @@ def prepare_socket(sock: socket.socket, config: Config) -> None:
     sock.setsockopt(
         SOL_SCTP,
         _SCTP_EXPOSE_POTENTIALLY_FAILED_STATE,
-        _ASSOC_VALUE.pack(_SCTP_FUTURE_ASSOC, 1),
+        _ASSOC_VALUE.pack(_SCTP_FUTURE_ASSOC, _SCTP_PF_EXPOSE_ENABLE),
     )
     fd = sock.fileno()
     _sctp.set_initparams(

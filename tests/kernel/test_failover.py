@@ -60,9 +60,12 @@ async def test_primary_path_cut_midway_loses_nothing(topology: netlab.Topology) 
                     if isinstance(event, sctpmh.PathStateChanged) and event.address == primary:
                         changes.put_nowait((time.monotonic(), event))
 
+            seen: list[sctpmh.PathState] = []
+
             async def reaches(state: sctpmh.PathState) -> float:
                 while True:
                     at, event = await changes.get()
+                    seen.append(event.state)
                     if event.state is state:
                         return at
 
@@ -80,8 +83,10 @@ async def test_primary_path_cut_midway_loses_nothing(topology: netlab.Topology) 
             for stream in range(STREAMS):
                 assert received[stream] == list(range(MESSAGES // STREAMS))
 
-            # The cut path is reported down (after possibly passing through PF) ...
+            # The cut path is reported potentially failed at its first timeout (the preset's
+            # threshold is 0, RFC 7829), then down ...
             down_at = await asyncio.wait_for(reaches(sctpmh.PathState.INACTIVE), 30)
+            assert seen[0] is sctpmh.PathState.POTENTIALLY_FAILED
             states = {p.address: p.state for p in association.paths}
             assert states[primary] is sctpmh.PathState.INACTIVE
             # ... and up again once restored.
