@@ -148,7 +148,10 @@ class Config:
     """Bytes of received messages not yet consumed by the application above which reading
     pauses; the receive window then closes and the peer is held back (RFC 9260 section 6.2).
 
-    Not a protocol parameter.
+    With the coroutine API up to twice this may wait in Python: once in the association's
+    queue, and once more in a server's transport, which keeps reading the shared one-to-many
+    socket for the other associations until the paused one holds this much too. Not a
+    protocol parameter.
     """
 
     max_message_size: int = 1024 * 1024
