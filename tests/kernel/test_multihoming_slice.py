@@ -83,7 +83,8 @@ async def test_two_path_namespace_topology_carries_one_association(
             ]
 
 
-async def test_cut_path_goes_down_and_comes_back(topology: netlab.Topology) -> None:
+@pytest.mark.parametrize("how", ["loss", "down"])
+async def test_cut_path_goes_down_and_comes_back(topology: netlab.Topology, how: str) -> None:
     """The topology's cut / restore really break and mend a path: the kernel reports the
     cut address unreachable, then reachable again."""
     left, right = topology.addresses("left"), topology.addresses("right")
@@ -98,7 +99,7 @@ async def test_cut_path_goes_down_and_comes_back(topology: netlab.Topology) -> N
         async with association:
             events = association.events()
             cut = (left[1], server.port)
-            topology.cut(1, "loss")
+            topology.cut(1, how)
 
             async def state_of(address: tuple[str, int], wanted: sctpmh.PathState) -> None:
                 async for event in events:
@@ -112,7 +113,7 @@ async def test_cut_path_goes_down_and_comes_back(topology: netlab.Topology) -> N
             await asyncio.wait_for(state_of(cut, sctpmh.PathState.INACTIVE), 20)
             down = {p.address: p.state for p in association.paths}
             assert down[cut] is sctpmh.PathState.INACTIVE
-            topology.restore(1, "loss")
+            topology.restore(1, how)
             await asyncio.wait_for(state_of(cut, sctpmh.PathState.ACTIVE), 20)
             await association.send(b"still here", stream=0)
             assert (await asyncio.wait_for(association.recv(), 10)).data == b"still here"
