@@ -51,7 +51,8 @@ hostname sctpmh-lab
 
 echo booted >"/newroot$JOB/booted"
 if [ "$MODE" = shell ]; then
-    chroot /newroot /bin/sh "$JOB/job.sh" </dev/console >/dev/console 2>&1
+    # The serial line (not /dev/console) can be a controlling terminal: job control, Ctrl-C.
+    chroot /newroot /bin/sh "$JOB/job.sh" </dev/ttyS0 >/dev/ttyS0 2>&1
 else
     chroot /newroot /bin/sh "$JOB/job.sh" </dev/null >"/newroot$JOB/output" 2>&1
 fi

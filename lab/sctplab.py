@@ -466,7 +466,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.action == "shell":
             log("booting; type 'exit' (or Ctrl-A X) to leave")
-            shell_cmd = ["/bin/bash", "-l"] if Path("/bin/bash").exists() else ["/bin/sh"]
+            shell = ["/bin/bash", "-l"] if Path("/bin/bash").exists() else ["/bin/sh"]
+            # setsid -c makes the serial line the shell's controlling terminal.
+            shell_cmd = ["setsid", "-c", *shell] if shutil.which("setsid") else shell
             return run_in_vm(shell_cmd, timeout=args.timeout, interactive=True)
         command = list(args.command)
         if command[:1] == ["--"]:
