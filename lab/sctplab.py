@@ -466,9 +466,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.action == "shell":
             log("booting; type 'exit' (or Ctrl-A X) to leave")
-            shell = ["/bin/bash", "-l"] if Path("/bin/bash").exists() else ["/bin/sh"]
+            login = ["/bin/bash", "-l"] if Path("/bin/bash").exists() else ["/bin/sh"]
             # setsid -c makes the serial line the shell's controlling terminal.
-            shell_cmd = ["setsid", "-c", *shell] if shutil.which("setsid") else shell
+            shell_cmd = ["setsid", "-c", *login] if shutil.which("setsid") else login
             return run_in_vm(shell_cmd, timeout=args.timeout, interactive=True)
         command = list(args.command)
         if command[:1] == ["--"]:
