@@ -79,6 +79,10 @@ class Message:
     """Transmission sequence number of the message's first fragment, or ``None`` when unknown
     (RFC 9260 section 3.3.1)."""
 
+    source: tuple[str, int] | None = None
+    """The peer address the message arrived from, i.e. which path carried it (of its last
+    piece, for a message that came in several packets), or ``None`` when unknown."""
+
     def __post_init__(self) -> None:
         # bool is an int subclass; stream=True is a bug, not stream 1.
         if (

@@ -64,6 +64,16 @@ _MAX_PPID: Final = 2**32 - 1
 _SO_SNDBUFFORCE: Final = 32
 
 
+def _plain_address(address: Any) -> SockAddr | None:
+    """A recvmsg source address as (host, port), IPv4-mapped IPv6 shown as IPv4."""
+    if not isinstance(address, tuple) or len(address) < 2:
+        return None
+    host = str(address[0])
+    if host.startswith("::ffff:") and "." in host:
+        host = host.removeprefix("::ffff:")
+    return (host, int(address[1]))
+
+
 _thread_state = threading.local()
 
 
@@ -204,7 +214,7 @@ class KernelEndpoint:
             if not self._reading:
                 return
             try:
-                nbytes, ancdata, flags, _ = self._sock.recvmsg_into(
+                nbytes, ancdata, flags, source = self._sock.recvmsg_into(
                     [self._view], sockapi.RCVINFO_SPACE
                 )
             except (BlockingIOError, InterruptedError):
@@ -226,9 +236,15 @@ class KernelEndpoint:
                 self._eof()
                 return
             else:
-                self._data_piece(nbytes, flags, ancdata)
+                self._data_piece(nbytes, flags, ancdata, source)
 
-    def _data_piece(self, nbytes: int, flags: int, ancdata: list[tuple[int, int, bytes]]) -> None:
+    def _data_piece(
+        self,
+        nbytes: int,
+        flags: int,
+        ancdata: list[tuple[int, int, bytes]],
+        source: Any = None,
+    ) -> None:
         info = sockapi.parse_rcvinfo(ancdata)
         limit = self._config.max_message_size
         assoc_id = info.assoc_id if info is not None else 0
@@ -275,6 +291,7 @@ class KernelEndpoint:
             unordered=info.unordered,
             ssn=None if info.unordered else info.ssn,
             tsn=info.tsn,
+            source=_plain_address(source),
         )
         transport._deliver_message(message)
 
