@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import socket
 from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 import uvloop
 
+from sctpmh.kernel.diagnose import sctp_socket_error
 from tests import netlab
 
 
@@ -32,11 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @functools.cache
 def kernel_sctp_problem() -> str | None:
     """Why this kernel cannot run SCTP, or None when it can."""
-    try:
-        socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, socket.IPPROTO_SCTP).close()
-    except OSError as exc:
-        return f"this kernel has no SCTP ({exc.strerror})"
-    return None
+    error = sctp_socket_error()
+    return None if error is None else f"this kernel has no SCTP ({error.strerror})"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Diagnosis", "diagnose"]
+__all__ = ["Diagnosis", "diagnose", "sctp_socket_error"]
 
 LAB_HINT = (
     "To run sctpmh's kernel backend here anyway, use the project's lab VM, which boots a "
@@ -36,7 +36,8 @@ class Diagnosis:
         return f"kernel SCTP is not usable: {self.reason}\nwhat to do: {self.fix}"
 
 
-def _socket_error() -> OSError | None:
+def sctp_socket_error() -> OSError | None:
+    """What creating an SCTP socket raises here, or None when it works."""
     try:
         socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, socket.IPPROTO_SCTP).close()
     except OSError as exc:
@@ -56,7 +57,7 @@ def diagnose(
     With ``probe`` an SCTP socket is really created; without, ``socket_error`` stands for
     what creating one raised (None: it worked).
     """
-    error = _socket_error() if probe else socket_error
+    error = sctp_socket_error() if probe else socket_error
     release = release or platform.release()
     if error is None:
         return Diagnosis(True, f"SCTP sockets open on Linux {release}", "nothing")

@@ -64,14 +64,12 @@ _MAX_PPID: Final = 2**32 - 1
 _SO_SNDBUFFORCE: Final = 32
 
 
-def _plain_address(address: Any) -> SockAddr | None:
-    """A recvmsg source address as (host, port), IPv4-mapped IPv6 shown as IPv4."""
-    if not isinstance(address, tuple) or len(address) < 2:
-        return None
-    host = str(address[0])
-    if host.startswith("::ffff:") and "." in host:
-        host = host.removeprefix("::ffff:")
-    return (host, int(address[1]))
+def _as_endpoint(address: SockAddr) -> Endpoint:
+    """A caller's ``(host, port)`` checked and canonical, or AddressError naming it."""
+    try:
+        return Endpoint(address[0], address[1])
+    except (TypeError, IndexError, ValueError) as exc:
+        raise AddressError(f"{address!r} is not a (host, port) address", address) from exc
 
 
 _thread_state = threading.local()
@@ -142,11 +140,6 @@ class KernelEndpoint:
     @property
     def config(self) -> Config:
         return self._config
-
-    @property
-    def transports(self) -> list[KernelAssociationTransport]:
-        """Live associations on this socket."""
-        return list(self._transports.values())
 
     def start(self) -> None:
         """Begin reading. Call once, after the socket is bound (and listening or connecting)."""
@@ -291,7 +284,7 @@ class KernelEndpoint:
             unordered=info.unordered,
             ssn=None if info.unordered else info.ssn,
             tsn=info.tsn,
-            source=_plain_address(source),
+            source=sockapi.plain_address(source) if isinstance(source, tuple) else None,
         )
         transport._deliver_message(message)
 
@@ -388,8 +381,7 @@ class KernelEndpoint:
         self._fail_connect(error)
         for transport in list(self._transports.values()):
             transport._ended(error)
-        self._read_blockers.add(-1)  # nothing more will come from this socket
-        self._update_reading()
+        self.close()  # a one-to-one socket holds nothing more after its association failed
 
     def _fail_connect(self, exc: Exception) -> None:
         waiter = self._connect_waiter
@@ -709,15 +701,12 @@ class KernelAssociationTransport(AssociationTransport):
         if ttl is not None:
             if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl < 2**31:
                 raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
-            ttl_ms = max(1, round(ttl * 1000))
+            ttl_ms = sockapi.milliseconds(ttl)
         self._endpoint.write(_Outgoing(self, payload, stream, ppid, flags, destination, ttl_ms))
 
     def _peer_address(self, address: SockAddr) -> SockAddr:
         """``address`` as one of the peer's addresses, or AddressError naming it."""
-        try:
-            wanted = Endpoint(address[0], address[1])
-        except (TypeError, IndexError, ValueError) as exc:
-            raise AddressError(f"{address!r} is not a (host, port) address", address) from exc
+        wanted = _as_endpoint(address)
         for host, port in self.peer_addresses():
             if Endpoint(host, port) == wanted:
                 return (host, port)
@@ -743,10 +732,7 @@ class KernelAssociationTransport(AssociationTransport):
         sockapi.remove_local_address(self._endpoint.socket, self._local_endpoint(address))
 
     def _local_endpoint(self, address: SockAddr) -> SockAddr:
-        try:
-            endpoint = Endpoint(address[0], address[1])
-        except (TypeError, IndexError, ValueError) as exc:
-            raise AddressError(f"{address!r} is not a (host, port) address", address) from exc
+        endpoint = _as_endpoint(address)
         port = self._endpoint.socket.getsockname()[1]
         if endpoint.port not in (0, port):
             raise AddressError(

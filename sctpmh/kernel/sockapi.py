@@ -32,7 +32,6 @@ import _sctp  # pysctp's C module; see the module docstring for what it is trust
 from ..config import Config
 from ..errors import SctpUnavailableError
 from ..events import (
-    AssociationLost,
     AssociationRestarted,
     AssociationUp,
     Event,
@@ -66,8 +65,9 @@ __all__ = [
     "get_peer_address_info",
     "get_peer_addresses",
     "get_primary_address",
-    "get_stream_counts",
+    "milliseconds",
     "parse_rcvinfo",
+    "plain_address",
     "prepare_socket",
     "prinfo_cmsg",
     "remove_local_address",
@@ -183,7 +183,6 @@ _RTOINFO: Final = struct.Struct("=iIII")  # sctp_rtoinfo: assoc_id, initial, max
 _ASSOCPARAMS: Final = struct.Struct(
     "=iHHIII"
 )  # sctp_assocparams  # sctp_prinfo: policy, (pad), value
-_STATUS_HEAD: Final = struct.Struct("=iiIHHHHI")
 
 _SCTP_FUTURE_ASSOC: Final = 0
 
@@ -239,7 +238,7 @@ def prepare_socket(sock: socket.socket, config: Config) -> None:
             "_max_instreams": config.inbound_streams,
             # Max.Init.Retransmits counts retransmissions; the kernel counts attempts.
             "_max_attempts": config.max_init_retransmissions + 1,
-            "_max_init_timeo": _ms(config.rto_max),
+            "_max_init_timeo": milliseconds(config.rto_max),
         },
     )
     _sctp.set_nodelay(fd, bool(config.nodelay))
@@ -249,7 +248,10 @@ def prepare_socket(sock: socket.socket, config: Config) -> None:
         SOL_SCTP,
         _SCTP_RTOINFO,
         _RTOINFO.pack(
-            _SCTP_FUTURE_ASSOC, _ms(config.rto_initial), _ms(config.rto_max), _ms(config.rto_min)
+            _SCTP_FUTURE_ASSOC,
+            milliseconds(config.rto_initial),
+            milliseconds(config.rto_max),
+            milliseconds(config.rto_min),
         ),
     )
     # Association.Max.Retrans (RFC 9260 section 8.1).
@@ -272,7 +274,7 @@ def prepare_socket(sock: socket.socket, config: Config) -> None:
         _PADDRPARAMS.pack(
             _SCTP_FUTURE_ASSOC,
             bytes(_SOCKADDR_STORAGE_SIZE),
-            _ms(config.heartbeat_interval),
+            milliseconds(config.heartbeat_interval),
             config.path_max_retransmissions,
             0,
             0,
@@ -298,7 +300,8 @@ def prepare_socket(sock: socket.socket, config: Config) -> None:
     )
 
 
-def _ms(seconds: float) -> int:
+def milliseconds(seconds: float) -> int:
+    """Seconds as the whole milliseconds socket options take, at least 1."""
     return max(1, round(seconds * 1000))
 
 
@@ -339,13 +342,23 @@ def unpack_sockaddr(data: bytes | memoryview, offset: int = 0) -> tuple[SockAddr
         (port,) = struct.unpack_from("!H", data, offset + 2)
         address = ipaddress.IPv6Address(bytes(data[offset + 8 : offset + 24]))
         (scope,) = struct.unpack_from("=I", data, offset + 24)
-        if address.ipv4_mapped is not None:
-            # AF_INET6 sockets report IPv4 peers mapped (SCTP_I_WANT_MAPPED_V4_ADDR is on by
-            # default); users gave and expect plain IPv4.
-            return (str(address.ipv4_mapped), port), offset + 28
         host = str(address) if not scope else f"{address}%{scope}"
-        return (host, port), offset + 28
+        return plain_address((host, port)), offset + 28
     raise ValueError(f"unexpected address family {family} from the kernel")
+
+
+def plain_address(address: tuple[Any, ...]) -> SockAddr:
+    """A socket address as ``(host, port)``, an IPv4-mapped IPv6 host shown as plain IPv4.
+
+    AF_INET6 sockets report IPv4 peers mapped (SCTP_I_WANT_MAPPED_V4_ADDR is on by default);
+    users gave, and expect, plain IPv4.
+    """
+    host, port = str(address[0]), int(address[1])
+    if host.startswith("::ffff:"):
+        mapped = ipaddress.IPv6Address(host.split("%", 1)[0]).ipv4_mapped
+        if mapped is not None:
+            host = str(mapped)
+    return (host, port)
 
 
 def bind_addresses(sock: socket.socket, addresses: Sequence[SockAddr]) -> int:
@@ -544,14 +557,6 @@ def get_association_parameters(sock: socket.socket, assoc_id: int) -> Associatio
     )
 
 
-def get_stream_counts(sock: socket.socket, assoc_id: int) -> tuple[int, int]:
-    """Negotiated (outbound, inbound) stream counts of the association (SCTP_STATUS)."""
-    size = _STATUS_HEAD.size + 4 + _SOCKADDR_STORAGE_SIZE + _PADDRINFO_TAIL.size
-    data = _getsockopt_inout(sock, _SCTP_STATUS, struct.pack("=i", assoc_id), size)
-    _, _, _, _, _, inbound, outbound, _ = _STATUS_HEAD.unpack_from(data)
-    return outbound, inbound
-
-
 # --- messages --------------------------------------------------------------------------------
 
 
@@ -715,8 +720,3 @@ def decode_notification(data: bytes) -> Notification | None:
     if kind == _SCTP_SENDER_DRY_EVENT:
         return Notification(_ASSOC_ID_ONLY.unpack_from(data)[3], SenderDry())
     return None
-
-
-def association_lost(assoc_id: int, cause: int | None) -> AssociationLost:
-    """The public event for an association the kernel reports lost."""
-    return AssociationLost(assoc_id, cause)

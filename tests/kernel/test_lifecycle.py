@@ -291,6 +291,14 @@ async def test_recv_returns_what_was_queued_before_the_peer_closed() -> None:
 # --- 4. close() flushes ----------------------------------------------------------------------
 
 
+def queue_numbered(association: sctpmh.Association, count: int) -> list[bytes]:
+    """Queue ``count`` numbered 1 KiB messages without waiting for the buffer; return them."""
+    messages = [n.to_bytes(4, "big") + bytes([n % 251]) * 1020 for n in range(count)]
+    for message in messages:
+        association.transport.send(message)
+    return messages
+
+
 async def test_close_delivers_everything_queued_before_it_in_order() -> None:
     count = 2000
     received: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
@@ -303,9 +311,7 @@ async def test_close_delivers_everything_queued_before_it_in_order() -> None:
 
     async with serving(handler) as server:
         association = await sctpmh.open_association([HOST], server.port)
-        messages = [n.to_bytes(4, "big") + bytes([n % 251]) * 1020 for n in range(count)]
-        for message in messages:
-            association.transport.send(message)
+        messages = queue_numbered(association, count)
         # Most of it is still queued in sctpmh, not yet in the kernel, when close() comes.
         assert association.transport.get_write_buffer_size() > 0
         association.close()
@@ -336,9 +342,7 @@ async def test_close_delivers_everything_to_a_reader_that_starts_after_the_end()
 
     async with serving(handler) as server:
         association = await sctpmh.open_association([HOST], server.port)
-        messages = [n.to_bytes(4, "big") + bytes([n % 251]) * 1020 for n in range(count)]
-        for message in messages:
-            association.transport.send(message)
+        messages = queue_numbered(association, count)
         association.close()
         # The SHUTDOWN completes once the server's kernel has acknowledged every message.
         await asyncio.wait_for(association.wait_closed(), WAIT)

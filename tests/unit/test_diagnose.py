@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sctpmh.kernel.diagnose import diagnose
-from tests.unit.test_unavailable import _kernel_has_sctp
+from sctpmh.kernel.diagnose import diagnose, sctp_socket_error
 
 RELEASE = "6.1.0-99-amd64"
 MISSING = OSError(errno.EPROTONOSUPPORT, "Protocol not supported")
@@ -104,7 +103,7 @@ def test_other_socket_errors_are_reported_as_such(tmp_path: Path) -> None:
     assert "Permission denied" in verdict.reason
 
 
-@pytest.mark.skipif(_kernel_has_sctp(), reason="this kernel has SCTP")
+@pytest.mark.skipif(sctp_socket_error() is None, reason="this kernel has SCTP")
 def test_sctpmh_check_on_this_machine_says_what_is_missing() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "sctpmh.cli", "check"],

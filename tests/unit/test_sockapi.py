@@ -720,7 +720,7 @@ def test_random_bytes_raise_only_known_errors(data: bytes) -> None:
     ],
 )
 def test_ms(seconds: float, ms: int) -> None:
-    assert sockapi._ms(seconds) == ms
+    assert sockapi.milliseconds(seconds) == ms
 
 
 # --- struct sizes against the kernel ABI ------------------------------------------------------
@@ -806,11 +806,9 @@ def test_notification_struct_sizes() -> None:
     assert sockapi._ASSOC_ID_ONLY.size == 12  # shutdown / sender dry events
 
 
-def test_status_and_paddrinfo_sizes() -> None:
-    # struct sctp_status: assoc_id, state, rwnd, 4 * __u16, fragmentation point = 24 bytes,
-    # then struct sctp_paddrinfo (packed, aligned(4)): assoc_id, sockaddr_storage, state,
+def test_paddrinfo_sizes() -> None:
+    # struct sctp_paddrinfo (packed, aligned(4)): assoc_id, sockaddr_storage, state,
     # cwnd, srtt, rto, mtu.
-    assert sockapi._STATUS_HEAD.size == 24
     assert sockapi._PADDRINFO_TAIL.size == 20
 
 

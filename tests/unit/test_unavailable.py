@@ -6,22 +6,12 @@ is skipped where SCTP works, because there nothing can make the kernel refuse SC
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 import sctpmh
+from sctpmh.kernel.diagnose import sctp_socket_error
 
-
-def _kernel_has_sctp() -> bool:
-    try:
-        socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, socket.IPPROTO_SCTP).close()
-    except OSError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(_kernel_has_sctp(), reason="this kernel has SCTP")
+pytestmark = pytest.mark.skipif(sctp_socket_error() is None, reason="this kernel has SCTP")
 
 
 async def test_create_server_explains_the_missing_kernel_support() -> None:
