@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator, Mapping
 import pytest
 import uvloop
 
+from lab import netlab
 from sctpmh.kernel.diagnose import sctp_socket_error
-from tests import netlab
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

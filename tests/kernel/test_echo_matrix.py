@@ -8,7 +8,7 @@ import collections
 import pytest
 
 import sctpmh
-from tests import netlab
+from lab import netlab
 
 pytestmark = pytest.mark.kernel
 

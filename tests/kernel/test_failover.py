@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import sctpmh
-from tests import netlab
+from lab import netlab
 
 pytestmark = pytest.mark.kernel
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 import sctpmh
-from tests import netlab
+from lab import netlab
 
 pytestmark = pytest.mark.kernel
 

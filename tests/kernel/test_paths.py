@@ -9,7 +9,7 @@ import json
 import pytest
 
 import sctpmh
-from tests import netlab
+from lab import netlab
 
 pytestmark = pytest.mark.kernel
 

@@ -1,5 +1,6 @@
-"""Network namespaces for kernel tests: a two-host, two-path topology that a test builds and
-tears down itself, path cutting (netem loss or link down) and per-namespace sysctls.
+"""Network namespaces for the kernel tests and the failover demo: a two-host, two-path
+topology that a test builds and tears down itself, path cutting (netem loss or link down)
+and per-namespace sysctls.
 
 Runs as root inside the lab VM (or on a host with kernel SCTP, as root). Addresses exist only
 inside the namespaces the test creates.
