@@ -10,6 +10,7 @@ from typing import Protocol
 
 from .association import Association
 from .events import Event, Message
+from .logs import AssociationLog
 from .protocol import AssociationProtocol, AssociationTransport
 
 __all__ = ["Server"]
@@ -94,7 +95,9 @@ class Server:
             try:
                 protocol = self._protocol_factory()
             except Exception:
-                logger.exception("protocol factory failed; aborting the association")
+                AssociationLog(logger, transport.association_id).log(
+                    logging.ERROR, "protocol factory failed; aborting", exc_info=True
+                )
                 self._transports.discard(transport)
                 transport.abort()
                 return
@@ -114,7 +117,9 @@ class Server:
             raise
         except Exception:
             # A failing handler ends only its own association.
-            logger.exception("handler failed; aborting association %d", association.association_id)
+            AssociationLog(logger, association.association_id).log(
+                logging.ERROR, "handler failed; aborting", exc_info=True
+            )
             association.abort()
         else:
             association.close()

@@ -40,13 +40,13 @@ from ..errors import (
     StreamError,
 )
 from ..events import (
-    AssociationRestarted,
     AssociationUp,
     Event,
     Message,
     PathInfo,
     SendFailed,
 )
+from ..logs import AssociationLog
 from ..protocol import AssociationProtocol, AssociationTransport
 from . import sockapi
 from .sockapi import AssociationEnded, SockAddr
@@ -332,8 +332,7 @@ class KernelEndpoint:
         if transport is None:
             logger.debug("event %r for unknown association %d dropped", event, assoc_id)
             return
-        if isinstance(event, AssociationRestarted):
-            logger.info("association %d: the peer restarted", assoc_id)
+        transport._log.event(event)
         transport._deliver_event(event)
 
     def _association_up(self, event: AssociationUp) -> None:
@@ -342,7 +341,11 @@ class KernelEndpoint:
             return
         transport = KernelAssociationTransport(self, event)
         self._transports[event.association_id] = transport
-        logger.debug("association %d up", event.association_id)
+        transport._log.up(
+            transport._local_addresses,
+            transport._peer_addresses,
+            f"{event.outbound_streams} out / {event.inbound_streams} in",
+        )
         waiter = self._connect_waiter
         if waiter is not None:
             self._connect_waiter = None
@@ -533,6 +536,7 @@ class KernelAssociationTransport(AssociationTransport):
         self._assoc_id = up.association_id
         self._outbound_streams = up.outbound_streams
         self._inbound_streams = up.inbound_streams
+        self._log = AssociationLog(logger, up.association_id)
         self._protocol: AssociationProtocol | None = None
         # What arrives before a protocol is attached waits here (the handshake completes
         # in the reader callback, before the caller gets the transport).
@@ -881,10 +885,13 @@ class KernelAssociationTransport(AssociationTransport):
         self._ended_called = True
         self._closing = True
         self._exception = exc
+        self._log.closed(exc)
         for item in self._endpoint.drop_queued(self):
             if item.data:
                 error = errno.ECONNABORTED
-                self._deliver_event(SendFailed(item.data, item.stream, item.ppid, error, False))
+                failed = SendFailed(item.data, item.stream, item.ppid, error, False)
+                self._log.event(failed)
+                self._deliver_event(failed)
         self._buffer_size = 0
         # Messages held back while reading was paused were received all the same (a graceful
         # SHUTDOWN completes once they are acknowledged): hand them over before the end.
