@@ -33,13 +33,33 @@ T = TypeVar("T")
 class _Queue(Generic[T]):
     """Items waiting for a consumer, and the consumers waiting for items."""
 
+    # Several per association, thousands of associations per server: no instance dicts, the
+    # item deque made on first use and the waiters in a list (a deque costs ~700 bytes even
+    # empty, and most queues of an idle association stay empty).
+    __slots__ = ("_maxlen", "items", "waiters")
+
     def __init__(self, maxlen: int | None = None) -> None:
-        self.items: collections.deque[T] = collections.deque(maxlen=maxlen)
-        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._maxlen = maxlen
+        self.items: collections.deque[T] | None = None
+        self.waiters: list[asyncio.Future[None]] = []
+
+    def put(self, item: T) -> None:
+        """Queue ``item`` (dropping the oldest past ``maxlen``) and wake the consumers."""
+        items = self.items
+        if items is None:
+            items = self.items = collections.deque(maxlen=self._maxlen)
+        items.append(item)
+        if self.waiters:
+            self.wake()
+
+    def get(self) -> T:
+        """The oldest item; only call when ``items`` is non-empty."""
+        assert self.items is not None
+        return self.items.popleft()
 
     def wake(self) -> None:
-        while self.waiters:
-            waiter = self.waiters.popleft()
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -50,6 +70,8 @@ class Stream:
     Get it with :meth:`Association.stream`. Once a stream object exists, messages arriving
     on that stream go to it instead of to :meth:`Association.recv`.
     """
+
+    __slots__ = ("_association", "_id", "_queue")
 
     def __init__(self, association: Association, stream_id: int) -> None:
         self._association = association
@@ -80,6 +102,19 @@ class Association(AssociationProtocol):
     created directly.
     """
 
+    __slots__ = (
+        "_closed",
+        "_drain_waiters",
+        "_events",
+        "_exception",
+        "_loop",
+        "_messages",
+        "_received_size",
+        "_streams",
+        "_transport",
+        "_write_paused",
+    )
+
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._transport: AssociationTransport | None = None
@@ -87,7 +122,7 @@ class Association(AssociationProtocol):
         self._streams: dict[int, Stream] = {}
         self._events = _Queue[Event](maxlen=EVENT_BACKLOG)
         self._received_size = 0
-        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._drain_waiters: list[asyncio.Future[None]] = []
         self._write_paused = False
         self._closed = self._loop.create_future()
         self._exception: Exception | None = None
@@ -109,8 +144,7 @@ class Association(AssociationProtocol):
     def message_received(self, message: Message) -> None:
         stream = self._streams.get(message.stream)
         queue = stream._queue if stream is not None else self._messages
-        queue.items.append(message)
-        queue.wake()
+        queue.put(message)
         self._received_size += len(message.data)
         transport = self._transport
         if (
@@ -122,8 +156,7 @@ class Association(AssociationProtocol):
             transport.pause_reading()
 
     def event_received(self, event: Event) -> None:
-        self._events.items.append(event)
-        self._events.wake()
+        self._events.put(event)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -140,8 +173,7 @@ class Association(AssociationProtocol):
             stream._queue.wake()
         aborted = exc is not None
         cause = getattr(exc, "cause", None)
-        self._events.items.append(AssociationClosed(cause=cause, aborted=aborted))
-        self._events.wake()
+        self._events.put(AssociationClosed(cause=cause, aborted=aborted))
         if not self._closed.done():
             self._closed.set_result(None)
 
@@ -252,8 +284,8 @@ class Association(AssociationProtocol):
         await waiter
 
     def _wake_drainers(self, exc: Exception | None) -> None:
-        while self._drain_waiters:
-            waiter = self._drain_waiters.popleft()
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
             if waiter.done():
                 continue
             if exc is None:
@@ -274,10 +306,9 @@ class Association(AssociationProtocol):
             return existing
         stream = self._streams[stream_id] = Stream(self, stream_id)
         # Messages of this stream that already wait in the shared queue move over, in order.
-        kept: collections.deque[Message] = collections.deque()
-        for message in self._messages.items:
-            (stream._queue.items if message.stream == stream_id else kept).append(message)
-        self._messages.items = kept
+        waiting, self._messages.items = self._messages.items or (), None
+        for message in waiting:
+            (stream._queue if message.stream == stream_id else self._messages).put(message)
         return stream
 
     async def recv(self) -> Message:
@@ -296,7 +327,7 @@ class Association(AssociationProtocol):
             waiter = self._loop.create_future()
             queue.waiters.append(waiter)
             await waiter
-        message = queue.items.popleft()
+        message = queue.get()
         self._received_size -= len(message.data)
         transport = self._transport
         if (
@@ -343,7 +374,7 @@ class Association(AssociationProtocol):
                 waiter = self._loop.create_future()
                 queue.waiters.append(waiter)
                 await waiter
-            yield queue.items.popleft()
+            yield queue.get()
 
     # --- closing -----------------------------------------------------------------------------
 

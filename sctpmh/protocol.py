@@ -29,6 +29,10 @@ Address = tuple[str, int]
 class AssociationProtocol:
     """Base class for protocols over one SCTP association. Every method is optional."""
 
+    # Empty, so that subclasses may use __slots__ to keep thousands of associations small;
+    # a subclass without __slots__ gets its instance dict as usual.
+    __slots__ = ()
+
     def connection_made(self, transport: AssociationTransport) -> None:
         """The association is established; ``transport`` sends on it."""
 
@@ -50,6 +54,8 @@ class AssociationProtocol:
 
 class AssociationTransport(abc.ABC):
     """One SCTP association as a protocol sees it. Created by a backend, never by users."""
+
+    __slots__ = ()
 
     @property
     @abc.abstractmethod

@@ -33,9 +33,14 @@ class _TrackedProtocol(AssociationProtocol):
     """Forwards every callback to the user's protocol and tells the server when the
     association ends, so that ``Server.wait_closed`` can wait for it."""
 
-    def __init__(self, inner: AssociationProtocol, on_lost: Callable[[], None]) -> None:
+    __slots__ = ("_server", "_transport", "inner")
+
+    def __init__(
+        self, inner: AssociationProtocol, server: Server, transport: AssociationTransport
+    ) -> None:
         self.inner = inner
-        self._on_lost = on_lost
+        self._server = server
+        self._transport = transport
 
     def connection_made(self, transport: AssociationTransport) -> None:
         self.inner.connection_made(transport)
@@ -56,7 +61,7 @@ class _TrackedProtocol(AssociationProtocol):
         try:
             self.inner.connection_lost(exc)
         finally:
-            self._on_lost()
+            self._server._forget(self._transport)
 
 
 class Server:
@@ -101,7 +106,7 @@ class Server:
                 self._transports.discard(transport)
                 transport.abort()
                 return
-            transport.set_protocol(_TrackedProtocol(protocol, lambda: self._forget(transport)))
+            transport.set_protocol(_TrackedProtocol(protocol, self, transport))
             return
         association = Association()
         transport.set_protocol(association)

@@ -529,6 +529,31 @@ class KernelEndpoint:
 class KernelAssociationTransport(AssociationTransport):
     """One association on a kernel SCTP socket."""
 
+    # A server holds thousands of these: no per-instance dict.
+    __slots__ = (
+        "_assoc_id",
+        "_buffer_size",
+        "_closing",
+        "_config",
+        "_early",
+        "_ended_called",
+        "_endpoint",
+        "_exception",
+        "_high_water",
+        "_inbound_streams",
+        "_local_addresses",
+        "_log",
+        "_loop",
+        "_low_water",
+        "_outbound_streams",
+        "_paused",
+        "_paused_size",
+        "_peer_addresses",
+        "_protocol",
+        "_protocol_paused",
+        "_reading",
+    )
+
     def __init__(self, endpoint: KernelEndpoint, up: AssociationUp) -> None:
         self._endpoint = endpoint
         self._loop = endpoint._loop
@@ -541,7 +566,8 @@ class KernelAssociationTransport(AssociationTransport):
         # What arrives before a protocol is attached waits here (the handshake completes
         # in the reader callback, before the caller gets the transport).
         self._early: list[Message | Event] = []
-        self._paused: collections.deque[Message] = collections.deque()
+        # Created when reading is first paused: most associations never need it.
+        self._paused: collections.deque[Message] | None = None
         self._paused_size = 0
         self._reading = True
         self._buffer_size = 0
@@ -803,8 +829,9 @@ class KernelAssociationTransport(AssociationTransport):
         if self._reading:
             return
         self._reading = True
-        while self._paused and self._reading:
-            message = self._paused.popleft()
+        paused = self._paused
+        while paused and self._reading:
+            message = paused.popleft()
             self._paused_size -= len(message.data)
             self._hand_over(message)
         self._endpoint.block_reading(self._assoc_id, False)
@@ -819,6 +846,8 @@ class KernelAssociationTransport(AssociationTransport):
             # A paused association keeps what still arrives; once it holds more than the
             # read high-water mark the socket stops being read, and the kernel's receive
             # window closes toward the peer (RFC 9260 section 6.2).
+            if self._paused is None:
+                self._paused = collections.deque()
             self._paused.append(message)
             self._paused_size += len(message.data)
             if self._paused_size > self._config.read_high_water:
@@ -895,7 +924,7 @@ class KernelAssociationTransport(AssociationTransport):
         self._buffer_size = 0
         # Messages held back while reading was paused were received all the same (a graceful
         # SHUTDOWN completes once they are acknowledged): hand them over before the end.
-        paused, self._paused = self._paused, collections.deque()
+        paused, self._paused = self._paused or (), None
         self._paused_size = 0
         for message in paused:
             self._hand_over(message)
