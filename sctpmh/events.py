@@ -84,19 +84,20 @@ class Message:
     piece, for a message that came in several packets), or ``None`` when unknown."""
 
     def __post_init__(self) -> None:
-        # bool is an int subclass; stream=True is a bug, not stream 1.
-        if (
-            isinstance(self.stream, bool)
-            or not isinstance(self.stream, int)
-            or not 0 <= self.stream <= _MAX_STREAM
+        # Checked for every message received, so the common case (plain ints in range) is
+        # tested first and cheaply; bool is an int subclass, and stream=True is a bug, not
+        # stream 1.
+        stream, ppid = self.stream, self.ppid
+        if not (type(stream) is int and 0 <= stream <= _MAX_STREAM) and (
+            isinstance(stream, bool)
+            or not isinstance(stream, int)
+            or not 0 <= stream <= _MAX_STREAM
         ):
-            raise ValueError(f"stream must be an int in 0..{_MAX_STREAM}, got {self.stream!r}")
-        if (
-            isinstance(self.ppid, bool)
-            or not isinstance(self.ppid, int)
-            or not 0 <= self.ppid <= _MAX_PPID
+            raise ValueError(f"stream must be an int in 0..{_MAX_STREAM}, got {stream!r}")
+        if not (type(ppid) is int and 0 <= ppid <= _MAX_PPID) and (
+            isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= _MAX_PPID
         ):
-            raise ValueError(f"ppid must be an int in 0..{_MAX_PPID}, got {self.ppid!r}")
+            raise ValueError(f"ppid must be an int in 0..{_MAX_PPID}, got {ppid!r}")
 
 
 @dataclass(frozen=True, slots=True)

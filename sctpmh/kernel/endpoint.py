@@ -60,6 +60,8 @@ _READS_PER_CALLBACK: Final = 64
 #: Size of one read; larger messages arrive in pieces and are joined (MSG_EOR ends one).
 _READ_CHUNK: Final = 256 * 1024
 _MAX_PPID: Final = 2**32 - 1
+#: Source addresses remembered in their converted form (cleared when full).
+_SOURCE_CACHE_SIZE: Final = 1024
 #: Linux's SO_SNDBUFFORCE (asm-generic/socket.h), which the socket module does not export.
 _SO_SNDBUFFORCE: Final = 32
 
@@ -125,6 +127,9 @@ class KernelEndpoint:
         self._pieces_size = 0
         self._skipping_oversize = False
         self._pieces_assoc = 0  # the association whose message the pieces belong to
+        # recvmsg's source address -> the (host, port) users see; converting costs more than
+        # the rest of a small message's receive path, and a peer has only a few addresses.
+        self._sources: dict[Any, SockAddr] = {}
         self._notification_pieces: list[bytes] = []
         self._connect_waiter: asyncio.Future[KernelAssociationTransport] | None = None
         self._closed = False
@@ -284,9 +289,17 @@ class KernelEndpoint:
             unordered=info.unordered,
             ssn=None if info.unordered else info.ssn,
             tsn=info.tsn,
-            source=sockapi.plain_address(source) if isinstance(source, tuple) else None,
+            source=self._source_address(source) if isinstance(source, tuple) else None,
         )
         transport._deliver_message(message)
+
+    def _source_address(self, source: tuple[Any, ...]) -> SockAddr:
+        plain = self._sources.get(source)
+        if plain is None:
+            if len(self._sources) >= _SOURCE_CACHE_SIZE:
+                self._sources.clear()
+            plain = self._sources[source] = sockapi.plain_address(source)
+        return plain
 
     def _notification_piece(self, nbytes: int, flags: int) -> None:
         self._notification_pieces.append(bytes(self._view[:nbytes]))
