@@ -221,8 +221,8 @@ class Config:
         ``max_init_retransmissions=4``; keyword ``overrides`` replace any field, preset or not.
 
         Why: on a LAN the RTO sits at ``rto_min``, and each timeout doubles it (RFC 9260 section
-        6.3.3). With Linux's defaults (RTO.Min 1 s, Path.Max.Retrans 5) a dead path is
-        declared inactive on the sixth consecutive timeout, after about
+        6.3.3). With the defaults of :class:`Config` (RTO.Min 1 s, Path.Max.Retrans 5) a dead
+        path is declared inactive on the sixth consecutive timeout, after about
         1 + 2 + 4 + 8 + 16 + 32 = 63 s. With this preset it takes three timeouts,
         roughly 0.1 + 0.2 + 0.4 = 0.7 s, plus up to one heartbeat interval for an idle path to be
         probed at all; and with the potentially-failed threshold at 0 (RFC 7829) new data

@@ -134,7 +134,10 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class AssociationUp(Event):
-    """The association is established (COMMUNICATION UP, RFC 9260 section 11.2)."""
+    """The association is established (COMMUNICATION UP, RFC 9260 section 11.2).
+
+    Backends use it to create the association; it is not delivered to protocols or to
+    :meth:`Association.events`, which start after it (``connection_made``)."""
 
     association_id: int
     """Identifier of the association, unique within its socket or endpoint."""
@@ -158,7 +161,11 @@ class AssociationRestarted(Event):
 @dataclass(frozen=True, slots=True)
 class AssociationLost(Event):
     """The peer became unreachable and the association failed (COMMUNICATION LOST,
-    RFC 9260 section 8.1)."""
+    RFC 9260 section 8.1).
+
+    Reserved for backends that can tell a lost peer from an ABORT: Linux reports both as
+    COMMUNICATION LOST, so the kernel backend ends such an association with
+    :class:`AssociationClosed` (``aborted=True``, with the cause) and never sends this."""
 
     association_id: int
     """Identifier of the association."""
