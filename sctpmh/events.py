@@ -112,7 +112,8 @@ class PathInfo:
 
     srtt: float | None
     """Smoothed round-trip time in seconds, or ``None`` before the first measurement
-    (RFC 9260 section 6.3.1)."""
+    (RFC 9260 section 6.3.1). Linux reports it in whole milliseconds, so on a loopback or LAN
+    path under 1 ms it stays ``None`` there too."""
 
     rto: float
     """Current retransmission timeout in seconds (RFC 9260 section 6.3.1)."""

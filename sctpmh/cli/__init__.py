@@ -15,9 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import logging
 import os
 import sys
 from collections.abc import Sequence
+
+import uvloop
 
 from ..errors import SctpmhError
 from .arguments import CommandError
@@ -47,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log sctpmh's records to stderr: -v association and path events, -vv debug",
+    )
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run on uvloop instead of asyncio's default loop"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_parser in (add_check_parser, add_serve_parser, add_connect_parser, add_paths_parser):
         add_parser(commands)
@@ -69,9 +82,16 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (see ``sctpmh --help``)."""
     args = parse_arguments(argv)
+    if args.verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     try:
         if inspect.iscoroutinefunction(args.run):
-            status: int = asyncio.run(args.run(args))
+            runner = uvloop.run if args.uvloop else asyncio.run
+            status: int = runner(args.run(args))
         else:
             status = args.run(args)
     except KeyboardInterrupt:

@@ -422,3 +422,38 @@ def test_paths_exits_1_with_a_last_table_when_the_peer_shuts_down() -> None:
     last = "\n".join(shown).rstrip("\n").split("\n\n")[-1].split("\n")
     assert last[3] == "(no paths: the association has ended)"
     assert event_lines(last)[-2:] == ["the peer is shutting down", "association closed"]
+
+
+# --- logging and uvloop ----------------------------------------------------------------------
+
+
+def test_verbose_serve_on_uvloop_logs_each_association_with_its_id() -> None:
+    port = "4480"
+    with running(command("-v", "--uvloop", "serve", "127.0.0.1", "-p", port)) as server:
+        assert server.line() == f"listening 127.0.0.1:{port}"
+        result = subprocess.run(
+            command("--uvloop", "connect", "127.0.0.1", "-p", port, "-c", "2"),
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == "", "the client was not asked to log"
+        up = server.line()
+        assoc = re.fullmatch(r"up assoc=(\d+) peers=127\.0\.0\.1:\d+", up)
+        assert assoc, up
+        status, _, stderr = server.interrupt()
+    assert status == 0
+    records = stderr.splitlines()
+    assert any(
+        re.search(
+            rf" INFO sctpmh\.kernel: association {assoc[1]}: up, local 127\.0\.0\.1:{port}, ",
+            line,
+        )
+        for line in records
+    ), records
+    assert any(
+        line.endswith(f" INFO sctpmh.kernel: association {assoc[1]}: closed") for line in records
+    ), records
+    assert "Traceback" not in stderr
