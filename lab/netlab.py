@@ -13,7 +13,7 @@ import ctypes
 import itertools
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 _CLONE_NEWNET = 0x40000000
@@ -41,6 +41,24 @@ def _batch(namespace: str | None, commands: list[str]) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"ip -batch failed: {result.stderr.strip()}")
+
+
+def _together(commands: Iterable[list[str]]) -> None:
+    """Run commands side by side; raise with the stderr of the first that fails."""
+    started = [
+        (
+            command,
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True),
+        )
+        for command in commands
+    ]
+    failures = []
+    for command, process in started:
+        _, stderr = process.communicate()
+        if process.returncode != 0:
+            failures.append(f"{' '.join(command)} failed: {stderr.strip()}")
+    if failures:
+        raise RuntimeError("; ".join(failures))
 
 
 def _setns(fd: int) -> None:
@@ -119,11 +137,27 @@ class Topology:
         ``"down"`` takes the link down."""
         path = self.paths[index]
         if how == "loss":
-            for ns, interface in (
-                (self.left, path.left_interface),
-                (self.right, path.right_interface),
-            ):
-                ns.tc("qdisc", "add", "dev", interface, "root", "netem", "loss", "100%")
+            # Both directions at once: one after the other, the path would stay cut one way
+            # only for as long as a process start takes (up to a second in the lab VM).
+            _together(
+                [
+                    "tc",
+                    "-n",
+                    ns.name,
+                    "qdisc",
+                    "add",
+                    "dev",
+                    interface,
+                    "root",
+                    "netem",
+                    "loss",
+                    "100%",
+                ]
+                for ns, interface in (
+                    (self.left, path.left_interface),
+                    (self.right, path.right_interface),
+                )
+            )
         elif how == "down":
             self.left.ip("link", "set", path.left_interface, "down")
         else:
@@ -133,8 +167,13 @@ class Topology:
         """Undo :meth:`cut`."""
         path = self.paths[index]
         if how == "loss":
-            self.left.tc("qdisc", "del", "dev", path.left_interface, "root")
-            self.right.tc("qdisc", "del", "dev", path.right_interface, "root")
+            _together(
+                ["tc", "-n", ns.name, "qdisc", "del", "dev", interface, "root"]
+                for ns, interface in (
+                    (self.left, path.left_interface),
+                    (self.right, path.right_interface),
+                )
+            )
         else:
             self.left.ip("link", "set", path.left_interface, "up")
 
