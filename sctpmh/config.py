@@ -117,6 +117,15 @@ class Config:
     (RFC 6458 ``SCTP_NODELAY``).
     """
 
+    sender_dry_events: bool = False
+    """Whether to report :class:`~sctpmh.events.SenderDry` each time everything sent so far
+    has been acknowledged (RFC 6458 ``SCTP_SENDER_DRY_EVENT``).
+
+    Off by default: under steady traffic it comes every few messages, and each one costs a
+    wakeup and a read. Turn it on to learn when the peer holds everything sent, for example
+    before closing a connection-less exchange. Not a protocol parameter.
+    """
+
     send_buffer_size: int | None = None
     """Size of the transport's send buffer in bytes, or ``None`` for the system default.
 
@@ -184,8 +193,9 @@ class Config:
         for name in ("outbound_streams", "inbound_streams"):
             _check_int(name, getattr(self, name), minimum=1, maximum=_MAX_STREAMS)
 
-        if not isinstance(self.nodelay, bool):
-            raise ValueError(f"nodelay must be a bool, got {self.nodelay!r}")
+        for name in ("nodelay", "sender_dry_events"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
 
         for name in ("send_buffer_size", "receive_buffer_size"):
             value = getattr(self, name)

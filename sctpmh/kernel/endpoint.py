@@ -245,6 +245,16 @@ class KernelEndpoint:
     ) -> None:
         info = sockapi.parse_rcvinfo(ancdata)
         limit = self._config.max_message_size
+        if (
+            flags & sockapi.MSG_EOR
+            and info is not None
+            and not self._pieces
+            and not self._skipping_oversize
+            and nbytes <= limit
+        ):
+            # The common case, kept short: a whole message in one read.
+            self._deliver(info, bytes(self._view[:nbytes]), source)
+            return
         assoc_id = info.assoc_id if info is not None else 0
         if assoc_id != self._pieces_assoc and (self._pieces or self._skipping_oversize):
             # Partial delivery never interleaves associations, so the previous one's message
@@ -278,6 +288,10 @@ class KernelEndpoint:
         self._skipping_oversize = False
         if skipped or info is None:
             return
+        self._deliver(info, data, source)
+
+    def _deliver(self, info: sockapi.RecvInfo, data: bytes, source: Any) -> None:
+        """Hand a whole message to its association."""
         transport = self._transport_for(info.assoc_id)
         if transport is None:
             logger.warning("message for unknown association %d dropped", info.assoc_id)

@@ -19,13 +19,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import ipaddress
 import os
 import socket
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import _sctp  # pysctp's C module; see the module docstring for what it is trusted with
 
@@ -111,7 +112,9 @@ _SCTP_PR_SCTP_TTL: Final = 0x0010
 
 # recvmsg flags.
 MSG_NOTIFICATION: Final = 0x8000
-MSG_EOR: Final = socket.MSG_EOR
+# A plain int: socket.MSG_EOR is an IntFlag, and masking with it costs an enum operation on
+# every message received.
+MSG_EOR: Final = int(socket.MSG_EOR)
 
 # sctp_sndinfo flags (RFC 6458 section 5.3.4).
 SCTP_UNORDERED: Final = 1
@@ -131,7 +134,6 @@ SUBSCRIBED_EVENTS: Final = (
     _SCTP_PEER_ADDR_CHANGE,
     _SCTP_REMOTE_ERROR,
     _SCTP_SHUTDOWN_EVENT,
-    _SCTP_SENDER_DRY_EVENT,
     _SCTP_SEND_FAILED_EVENT,
 )
 
@@ -220,7 +222,12 @@ def prepare_socket(sock: socket.socket, config: Config) -> None:
     which every association on the socket inherits."""
     # SCTP_EVENT, one event type per call (RFC 6458 section 6.2.2): the older SCTP_EVENTS
     # struct changes size between kernel versions and fails with EINVAL on a mismatch.
-    for event_type in SUBSCRIBED_EVENTS:
+    events: tuple[int, ...] = SUBSCRIBED_EVENTS
+    if config.sender_dry_events:
+        # Only on request: Linux sends one whenever everything outstanding is acknowledged,
+        # which under steady traffic is every few messages, each a wakeup and a read.
+        events += (_SCTP_SENDER_DRY_EVENT,)
+    for event_type in events:
         sock.setsockopt(SOL_SCTP, _SCTP_EVENT, _EVENT.pack(_SCTP_FUTURE_ASSOC, event_type, 1))
     # Ask for an SCTP_RCVINFO cmsg with each message: stream, PPID, flags and assoc id.
     sock.setsockopt(SOL_SCTP, _SCTP_RECVRCVINFO, 1)
@@ -560,6 +567,8 @@ def get_association_parameters(sock: socket.socket, assoc_id: int) -> Associatio
 # --- messages --------------------------------------------------------------------------------
 
 
+# Cached: a sender uses few (stream, PPID) pairs, and packing costs more than the lookup.
+@functools.lru_cache(maxsize=4096)
 def sndinfo_cmsg(stream: int, ppid: int, flags: int, assoc_id: int) -> tuple[int, int, bytes]:
     """The SCTP_SNDINFO ancillary item for one message (RFC 6458 section 5.3.4).
 
@@ -619,9 +628,9 @@ def socket_address(sock: socket.socket, address: SockAddr) -> tuple[Any, ...]:
     return (host, port)
 
 
-@dataclass(frozen=True, slots=True)
-class RecvInfo:
-    """The SCTP_RCVINFO of a received piece of a message."""
+class RecvInfo(NamedTuple):
+    """The SCTP_RCVINFO of a received piece of a message (a tuple: one is made per message
+    received, and a tuple is the cheapest record to build)."""
 
     stream: int
     ssn: int
@@ -640,12 +649,7 @@ def parse_rcvinfo(ancdata: list[tuple[int, int, bytes]]) -> RecvInfo | None:
         if level == SOL_SCTP and kind == _SCTP_RCVINFO and len(payload) >= _RCVINFO.size:
             sid, ssn, flags, ppid, tsn, _, _, assoc_id = _RCVINFO.unpack_from(payload)
             return RecvInfo(
-                stream=sid,
-                ssn=ssn,
-                unordered=bool(flags & SCTP_UNORDERED),
-                ppid=int.from_bytes(ppid, "big"),
-                tsn=tsn,
-                assoc_id=assoc_id,
+                sid, ssn, bool(flags & SCTP_UNORDERED), int.from_bytes(ppid, "big"), tsn, assoc_id
             )
     return None
 

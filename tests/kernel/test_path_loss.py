@@ -88,6 +88,7 @@ async def test_ttl_abandons_undeliverable_messages_and_the_association_lives_on(
         path_max_retransmissions=3,
         association_max_retransmissions=200,
         potentially_failed_threshold=None,
+        sender_dry_events=True,
     )
     received: asyncio.Queue[sctpmh.Message] = asyncio.Queue()
 

@@ -139,12 +139,18 @@ async def test_paused_reading_holds_messages_until_resumed() -> None:
         transport.close()
 
 
-async def test_peer_shutdown_and_sender_dry_events_reach_the_protocol() -> None:
+@pytest.mark.parametrize("sender_dry_events", [True, False])
+async def test_peer_shutdown_and_sender_dry_events_reach_the_protocol(
+    sender_dry_events: bool,
+) -> None:
     ended: asyncio.Queue[Exception | None] = asyncio.Queue()
     server = await sctpmh.create_protocol_server(lambda: UpperServer(ended), ["127.0.0.1"], 0)
     async with server:
         transport, client = await sctpmh.open_protocol_association(
-            Recorder, ["127.0.0.1"], server.port
+            Recorder,
+            ["127.0.0.1"],
+            server.port,
+            config=sctpmh.Config(sender_dry_events=sender_dry_events),
         )
         client.mark = 1
         transport.send(b"x", stream=0, ppid=REQUEST)
@@ -154,7 +160,8 @@ async def test_peer_shutdown_and_sender_dry_events_reach_the_protocol() -> None:
         server_transport.close()
         assert await asyncio.wait_for(ended.get(), 10) is None
     assert any(isinstance(e, sctpmh.PeerShutdown) for e in client.events)
-    assert any(isinstance(e, sctpmh.SenderDry) for e in client.events)
+    # Reported only when asked for (Config.sender_dry_events).
+    assert any(isinstance(e, sctpmh.SenderDry) for e in client.events) is sender_dry_events
 
 
 async def test_serve_forever_returns_when_the_server_is_closed() -> None:

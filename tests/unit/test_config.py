@@ -48,6 +48,7 @@ def test_other_defaults() -> None:
     assert cfg.potentially_failed_threshold is None
     assert (cfg.outbound_streams, cfg.inbound_streams) == (16, 16)
     assert cfg.nodelay is True
+    assert cfg.sender_dry_events is False
     assert cfg.send_buffer_size is None
     assert cfg.receive_buffer_size is None
     assert cfg.write_high_water == 64 * 1024
@@ -104,6 +105,7 @@ def test_effective_write_low_water_explicit() -> None:
         {"outbound_streams": 1, "inbound_streams": 65535},
         {"send_buffer_size": 1, "receive_buffer_size": 1 << 24},
         {"nodelay": False},
+        {"sender_dry_events": True},
         {"read_high_water": 1, "max_message_size": 1},
     ],
 )
@@ -143,6 +145,7 @@ def test_boundary_values_are_accepted(kwargs: dict[str, Any]) -> None:
         ],
         ("nodelay", 1),
         ("nodelay", None),
+        ("sender_dry_events", 1),
         # buffer sizes: positive or None
         *[
             (name, bad)
