@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
+
+from cmdline import ArgumentParser, address_list, fmt
 
 import sctpmh
 
 
-def fmt(address: tuple[str, int] | None) -> str:
-    if address is None:
-        return "?"
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def address_list(text: str) -> str:
-    """The article's ";" list, also accepting commas and spaces between addresses."""
-    return ";".join(re.split(r"[\s,;]+", text.strip()))
-
-
 async def run(args: argparse.Namespace) -> int:
-    remote = address_list(args.remote)
-    local = address_list(args.local) if args.local else None
+    remote = address_list(args.remote) or args.remote  # blank: sctpmh names the problem
+    local = address_list(args.local)
     async with sctpmh.open_association(remote, args.port, local_addrs=local) as association:
         print(
             f"association {association.association_id}: local "
@@ -54,7 +43,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Multi-homed SCTP echo client.")
+    parser = ArgumentParser(prog="echo_client", description="Multi-homed SCTP echo client.")
     parser.add_argument("-l", "--local", help='local addresses, e.g. "127.0.0.3;127.0.0.4"')
     parser.add_argument("-r", "--remote", required=True, help="server addresses")
     parser.add_argument("-p", "--port", type=int, default=4444, help="server port (4444)")

@@ -10,9 +10,10 @@ comes back echoed; both sides print every path of the association.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
+
+from cmdline import ArgumentParser, fmt
 
 import sctpmh
 
@@ -22,18 +23,13 @@ CLIENT_ADDRS = "127.0.0.3;127.0.0.4"
 
 def describe_paths(title: str, association: sctpmh.Association) -> None:
     print(f"{title}: association {association.association_id}")
-    print(f"  local addresses: {', '.join(map(_fmt, association.local_addresses))}")
+    print(f"  local addresses: {', '.join(map(fmt, association.local_addresses))}")
     for path in association.paths:
         mark = "  (primary)" if path.primary else ""
         print(
-            f"  path to {_fmt(path.address):<17} {path.state.value:<11} "
+            f"  path to {fmt(path.address):<17} {path.state.value:<11} "
             f"rto={path.rto * 1000:.0f} ms  cwnd={path.cwnd}  mtu={path.mtu}{mark}"
         )
-
-
-def _fmt(address: tuple[str, int]) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def run(count: int, port: int) -> None:
@@ -47,7 +43,7 @@ async def run(count: int, port: int) -> None:
 
     server = await sctpmh.create_server(echo, SERVER_ADDRS, port)
     async with server:
-        print(f"server listening on {', '.join(map(_fmt, server.addresses))}")
+        print(f"server listening on {', '.join(map(fmt, server.addresses))}")
         async with sctpmh.open_association(
             SERVER_ADDRS, server.port, local_addrs=CLIENT_ADDRS
         ) as association:
@@ -66,11 +62,14 @@ async def run(count: int, port: int) -> None:
                 if not ok:
                     raise SystemExit(1)
             describe_paths("client, after the exchange", association)
-    print("done: the association used both addresses on both sides")
+            if len(association.paths) != 2 or len(association.local_addresses) != 2:
+                print("the association does not span both addresses of each side")
+                raise SystemExit(1)
+    print("done: the association spans both addresses on both sides")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="echo_demo", description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5, help="messages to echo (default 5)")
     parser.add_argument("--port", type=int, default=0, help="server port (default: any)")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")

@@ -9,20 +9,15 @@ on the stream and with the PPID it came with. Ctrl-C stops the server.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import re
 import sys
+
+from cmdline import ArgumentParser, address_list, fmt
 
 import sctpmh
 
 DEFAULT_PORT = 4444
-
-
-def fmt(address: tuple[str, int]) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def echo(association: sctpmh.Association) -> None:
@@ -38,15 +33,14 @@ async def echo(association: sctpmh.Association) -> None:
 
 
 async def serve(addrs: str | None, port: int) -> None:
-    spec = ";".join(re.split(r"[\s,;]+", addrs.strip())) if addrs and addrs.strip() else None
-    server = await sctpmh.create_server(echo, spec, port)
+    server = await sctpmh.create_server(echo, address_list(addrs), port)
     print(f"echo server on {', '.join(map(fmt, server.addresses))}", flush=True)
     async with server:
         await server.serve_forever()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Multi-homed SCTP echo server.")
+    parser = ArgumentParser(prog="echo_server", description="Multi-homed SCTP echo server.")
     parser.add_argument("addrs", nargs="?", help='addresses, e.g. "127.0.0.1;127.0.0.2"')
     parser.add_argument(
         "port", nargs="?", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"

@@ -45,7 +45,9 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
+
+from cmdline import ArgumentParser
 
 import sctpmh
 
@@ -489,13 +491,6 @@ def print_totals(result: dict[str, Any]) -> None:
 # --- the command line --------------------------------------------------------------------
 
 LAB_HINT = "in the lab: python3 lab/sctplab.py run -- .venv/bin/python examples/failover_demo.py"
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse, with a bad argument reported in one line instead of the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{PROG}: {message}\n")
 
 
 def count(text: str) -> int:

@@ -24,15 +24,15 @@ import argparse
 import asyncio
 import collections
 import os
-import re
 import secrets
 import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import kvproto
+from cmdline import ArgumentParser, address_list, fmt
 
 import sctpmh
 
@@ -240,16 +240,6 @@ class KvClientProtocol(sctpmh.AssociationProtocol):
 # --- the command line ------------------------------------------------------------------------
 
 
-def fmt(address: tuple[str, int]) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def address_list(text: str) -> str:
-    """The ";" list sctpmh takes, from ";", "," or spaces."""
-    return ";".join(re.split(r"[\s,;]+", text.strip()))
-
-
 def shown(data: bytes) -> str:
     """Bytes as text for the terminal; what is not UTF-8 is shown escaped."""
     return data.decode("utf-8", "backslashreplace")
@@ -366,9 +356,10 @@ async def pipeline(client: KvClientProtocol, count: int) -> bool:
 
 
 async def run(args: argparse.Namespace, commands: list[Command]) -> int:
-    local = address_list(args.local) if args.local else None
+    # A blank remote list goes to sctpmh as it is, which names the problem.
+    remote = address_list(args.remote) or args.remote
     transport, client = await sctpmh.open_protocol_association(
-        KvClientProtocol, address_list(args.remote), args.port, local_addrs=local
+        KvClientProtocol, remote, args.port, local_addrs=address_list(args.local)
     )
     try:
         print(
@@ -397,13 +388,6 @@ async def run(args: argparse.Namespace, commands: list[Command]) -> int:
         transport.abort()
         raise
     return 0 if succeeded else 1
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line (no usage block), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

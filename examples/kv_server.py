@@ -12,25 +12,18 @@ stderr, exit 2.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import re
 import sys
-from typing import NoReturn
 
 import kvproto
+from cmdline import ArgumentParser, address_list, fmt
 
 import sctpmh
 
 DEFAULT_PORT = 4466
 
 Store = dict[bytes, bytes]
-
-
-def fmt(address: tuple[str, int]) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class KvServerProtocol(sctpmh.AssociationProtocol):
@@ -113,13 +106,6 @@ class KvServerProtocol(sctpmh.AssociationProtocol):
         )
 
 
-def address_list(text: str | None) -> str | None:
-    """The ";" list sctpmh takes, from ";", "," or spaces; None (every address) when empty."""
-    if text is None or not text.strip():
-        return None
-    return ";".join(re.split(r"[\s,;]+", text.strip()))
-
-
 async def serve(addrs: str | None, port: int) -> None:
     store: Store = {}
     server = await sctpmh.create_protocol_server(
@@ -130,13 +116,6 @@ async def serve(addrs: str | None, port: int) -> None:
         # Cancelled by Ctrl-C (asyncio.run cancels the main task), serve_forever closes the
         # server and waits for every association to shut down before it returns.
         await server.serve_forever()
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line (no usage block), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
