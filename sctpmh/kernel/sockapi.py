@@ -19,7 +19,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
-import functools
 import ipaddress
 import os
 import socket
@@ -567,8 +566,6 @@ def get_association_parameters(sock: socket.socket, assoc_id: int) -> Associatio
 # --- messages --------------------------------------------------------------------------------
 
 
-# Cached: a sender uses few (stream, PPID) pairs, and packing costs more than the lookup.
-@functools.lru_cache(maxsize=4096)
 def sndinfo_cmsg(stream: int, ppid: int, flags: int, assoc_id: int) -> tuple[int, int, bytes]:
     """The SCTP_SNDINFO ancillary item for one message (RFC 6458 section 5.3.4).
 
