@@ -166,23 +166,25 @@ class Server:
 
     def close(self) -> None:
         """Stop accepting associations and shut the live ones down gracefully."""
-        if not self._serving:
-            return
-        self._serving = False
-        if self._endpoint is not None:
-            self._endpoint.stop_accepting()
-        for transport in list(self._transports):
-            transport.close()
-        if self._serving_forever is not None and not self._serving_forever.done():
-            self._serving_forever.set_result(None)
-        self._maybe_finish()
+        self._stop(graceful=True)
 
     def abort(self) -> None:
-        """Stop accepting and abort every live association."""
-        self._serving = False
+        """Stop accepting and abort every live association (also after :meth:`close`)."""
+        self._stop(graceful=False)
+
+    def _stop(self, *, graceful: bool) -> None:
+        if self._serving:
+            self._serving = False
+            if self._endpoint is not None:
+                self._endpoint.stop_accepting()
+            if self._serving_forever is not None and not self._serving_forever.done():
+                self._serving_forever.set_result(None)
         for transport in list(self._transports):
-            transport.abort()
-        self.close()
+            if graceful:
+                transport.close()
+            else:
+                transport.abort()
+        self._maybe_finish()
 
     def _maybe_finish(self) -> None:
         if self._serving or self._transports or self._closed.done():

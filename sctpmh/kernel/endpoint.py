@@ -210,6 +210,9 @@ class KernelEndpoint:
     def _on_readable(self) -> None:
         for _ in range(_READS_PER_CALLBACK):
             if not self._reading:
+                # Paused (or closed): what is still unread stays in the kernel, and the
+                # associations known to be over end now rather than wait for a read.
+                self._finish_endings()
                 return
             try:
                 nbytes, ancdata, flags, source = self._sock.recvmsg_into(
@@ -235,6 +238,11 @@ class KernelEndpoint:
                 return
             else:
                 self._data_piece(nbytes, flags, ancdata, source)
+        if self._ending:
+            # The read limit was reached with associations waiting to end: they end at the
+            # read that finds the socket empty, and with level-triggered polling nothing
+            # else would call back if this batch happened to empty it.
+            self._loop.call_soon(self._on_readable)
 
     def _data_piece(
         self,

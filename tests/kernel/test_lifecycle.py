@@ -524,3 +524,13 @@ async def test_server_close_shuts_every_association_down_gracefully() -> None:
     assert server.associations == []
     with pytest.raises(sctpmh.AssociationAbortedError):
         await sctpmh.open_association([HOST], port, timeout=WAIT)
+
+
+async def test_server_abort_without_associations_closes_at_once() -> None:
+    server = await sctpmh.create_server(Recorder(), [HOST], 0)
+    port = server.port
+    server.abort()
+    assert not server.is_serving()
+    await asyncio.wait_for(server.wait_closed(), WAIT)
+    with pytest.raises(sctpmh.AssociationAbortedError):
+        await sctpmh.open_association([HOST], port, timeout=WAIT)

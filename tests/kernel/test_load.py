@@ -193,6 +193,44 @@ async def test_thousand_concurrent_associations_on_one_server() -> None:
     assert memory_after - memory_before < RESIDUE_BOUND
 
 
+async def test_every_handler_ends_when_hundreds_of_peers_abort_at_once() -> None:
+    # Hundreds of ABORTs reach one server socket together: more notifications than one
+    # readiness callback reads. Every association must still end, including those whose end
+    # is read in a batch that happens to empty the socket: 256 is four whole batches.
+    started = ended = 0
+    all_started, all_ended = asyncio.Event(), asyncio.Event()
+    count = 256
+
+    async def handler(association: sctpmh.Association) -> None:
+        nonlocal started, ended
+        started += 1
+        if started == count:
+            all_started.set()
+        try:
+            async for _ in association:
+                pass
+        except sctpmh.AssociationAbortedError:
+            pass
+        ended += 1
+        if ended == count:
+            all_ended.set()
+
+    async with await sctpmh.create_server(handler, [HOST], 0) as server:
+        clients = []
+        for start in range(0, count, BATCH):
+            clients += await asyncio.gather(
+                *(
+                    sctpmh.open_association([HOST], server.port)
+                    for _ in range(min(BATCH, count - start))
+                )
+            )
+        await asyncio.wait_for(all_started.wait(), WAIT)
+        for client in clients:
+            client.abort()
+        await asyncio.wait_for(all_ended.wait(), WAIT)
+        assert server.associations == []
+
+
 # --- a 100,000-message soak ---------------------------------------------------------------
 
 SOAK_MESSAGES = 100_000
