@@ -737,17 +737,23 @@ class KernelAssociationTransport(AssociationTransport):
                 cause = getattr(self._exception, "cause", None)
                 raise AssociationAbortedError(message, cause) from self._exception
             raise AssociationClosedError(message)
-        if isinstance(stream, bool) or not isinstance(stream, int):
-            raise StreamError(f"stream must be an int, not {stream!r}", -1)
-        if not 0 <= stream < self._outbound_streams:
-            raise StreamError(
-                f"stream {stream} is out of range: this association has "
-                f"{self._outbound_streams} outbound streams (0..{self._outbound_streams - 1})",
-                stream,
-            )
-        if isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= _MAX_PPID:
+        # Plain ints in range pass with one test each (this runs for every message); anything
+        # else gets the full checks and their errors.
+        if not (type(stream) is int and 0 <= stream < self._outbound_streams):
+            if isinstance(stream, bool) or not isinstance(stream, int):
+                raise StreamError(f"stream must be an int, not {stream!r}", -1)
+            if not 0 <= stream < self._outbound_streams:
+                raise StreamError(
+                    f"stream {stream} is out of range: this association has "
+                    f"{self._outbound_streams} outbound streams "
+                    f"(0..{self._outbound_streams - 1})",
+                    stream,
+                )
+        if not (type(ppid) is int and 0 <= ppid <= _MAX_PPID) and (
+            isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= _MAX_PPID
+        ):
             raise ValueError(f"ppid must be an int in 0..{_MAX_PPID}, not {ppid!r}")
-        payload = bytes(data)
+        payload = data if type(data) is bytes else bytes(data)
         limit = self._config.max_message_size
         if len(payload) > limit:
             raise MessageTooLargeError(
@@ -888,7 +894,15 @@ class KernelAssociationTransport(AssociationTransport):
             if self._paused_size > self._config.read_high_water:
                 self._endpoint.block_reading(self._assoc_id, True)
         else:
-            self._hand_over(message)
+            # The per-message path, inlined: no helper calls between the read and the
+            # protocol (see _call_protocol).
+            method = self._protocol.message_received
+            try:
+                method(message)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._protocol_failed(method, exc)
 
     def _hand_over(self, message: Message) -> None:
         if self._protocol is not None:
@@ -906,14 +920,18 @@ class KernelAssociationTransport(AssociationTransport):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._loop.call_exception_handler(
-                {
-                    "message": f"protocol callback {method.__qualname__} failed",
-                    "exception": exc,
-                    "transport": self,
-                }
-            )
-            self.abort()
+            self._protocol_failed(method, exc)
+
+    def _protocol_failed(self, method: Callable[..., None], exc: BaseException) -> None:
+        """A protocol callback raised: report it and abort the association."""
+        self._loop.call_exception_handler(
+            {
+                "message": f"protocol callback {method.__qualname__} failed",
+                "exception": exc,
+                "transport": self,
+            }
+        )
+        self.abort()
 
     # --- closing ---------------------------------------------------------------------------
 
