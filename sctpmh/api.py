@@ -69,7 +69,13 @@ async def _listen(
         await parse_and_resolve(["0.0.0.0"], port, local=True)
         local = None
     endpoint = kernel_backend.listen(
-        loop, local, port, config or Config(), server._new_association, backlog=backlog
+        loop,
+        local,
+        port,
+        config or Config(),
+        server._new_association,
+        server._association_lost,
+        backlog=backlog,
     )
     server._attach(endpoint)
     return server

@@ -100,6 +100,42 @@ class Message:
             raise ValueError(f"ppid must be an int in 0..{_MAX_PPID}, got {ppid!r}")
 
 
+def received_message(
+    data: bytes,
+    stream: int,
+    ppid: int,
+    unordered: bool,
+    ssn: int | None,
+    tsn: int | None,
+    source: tuple[str, int] | None,
+) -> Message:
+    """A :class:`Message` from values a backend already knows to be valid (the kernel, or
+    the userspace stack's decoder, range-checks stream and PPID): for backends only.
+
+    Skips the dataclass ``__init__`` and its checks, which cost more than half of a small
+    message's receive path; the slot descriptors set the fields of the frozen instance.
+    """
+    message = _new_message(Message)
+    _set_data(message, data)
+    _set_stream(message, stream)
+    _set_ppid(message, ppid)
+    _set_unordered(message, unordered)
+    _set_ssn(message, ssn)
+    _set_tsn(message, tsn)
+    _set_source(message, source)
+    return message
+
+
+_new_message = object.__new__
+_set_data = vars(Message)["data"].__set__
+_set_stream = vars(Message)["stream"].__set__
+_set_ppid = vars(Message)["ppid"].__set__
+_set_unordered = vars(Message)["unordered"].__set__
+_set_ssn = vars(Message)["ssn"].__set__
+_set_tsn = vars(Message)["tsn"].__set__
+_set_source = vars(Message)["source"].__set__
+
+
 @dataclass(frozen=True, slots=True)
 class PathInfo:
     """A snapshot of one peer address of an association."""

@@ -9,7 +9,6 @@ from types import TracebackType
 from typing import Protocol
 
 from .association import Association
-from .events import Event, Message
 from .logs import AssociationLog
 from .protocol import AssociationProtocol, AssociationTransport
 
@@ -27,41 +26,6 @@ class ListeningEndpoint(Protocol):
     def close(self) -> None: ...
     def stop_accepting(self) -> None: ...
     def local_addresses(self) -> list[Address]: ...
-
-
-class _TrackedProtocol(AssociationProtocol):
-    """Forwards every callback to the user's protocol and tells the server when the
-    association ends, so that ``Server.wait_closed`` can wait for it."""
-
-    __slots__ = ("_server", "_transport", "inner")
-
-    def __init__(
-        self, inner: AssociationProtocol, server: Server, transport: AssociationTransport
-    ) -> None:
-        self.inner = inner
-        self._server = server
-        self._transport = transport
-
-    def connection_made(self, transport: AssociationTransport) -> None:
-        self.inner.connection_made(transport)
-
-    def message_received(self, message: Message) -> None:
-        self.inner.message_received(message)
-
-    def event_received(self, event: Event) -> None:
-        self.inner.event_received(event)
-
-    def pause_writing(self) -> None:
-        self.inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.inner.resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        try:
-            self.inner.connection_lost(exc)
-        finally:
-            self._server._forget(self._transport)
 
 
 class Server:
@@ -106,7 +70,7 @@ class Server:
                 self._transports.discard(transport)
                 transport.abort()
                 return
-            transport.set_protocol(_TrackedProtocol(protocol, self, transport))
+            transport.set_protocol(protocol)
             return
         association = Association()
         transport.set_protocol(association)
@@ -134,6 +98,12 @@ class Server:
             finally:
                 del self._associations[association]
                 self._forget(transport)
+
+    def _association_lost(self, transport: AssociationTransport) -> None:
+        """Backend callback: an association has ended and its protocol has been told.
+        A handler's association is forgotten when its handler is done instead."""
+        if self._protocol_factory is not None:
+            self._forget(transport)
 
     def _forget(self, transport: AssociationTransport) -> None:
         self._transports.discard(transport)

@@ -61,10 +61,15 @@ def listen(
     port: int,
     config: Config,
     on_association: Callable[[KernelAssociationTransport], None],
+    on_association_lost: Callable[[KernelAssociationTransport], None],
     *,
     backlog: int = 128,
 ) -> KernelEndpoint:
-    """A one-to-many socket bound to ``local`` (None: every address), accepting associations."""
+    """A one-to-many socket bound to ``local`` (None: every address), accepting associations.
+
+    ``on_association`` is called with each new association's transport, and
+    ``on_association_lost`` once that association has ended and its protocol's
+    ``connection_lost`` has returned."""
     if local:
         sock = _open_socket(_family_for(local), config, one_to_many=True)
         try:
@@ -87,7 +92,14 @@ def listen(
             sock.close()
             raise
     sock.listen(backlog)
-    endpoint = KernelEndpoint(loop, sock, config, one_to_many=True, on_association=on_association)
+    endpoint = KernelEndpoint(
+        loop,
+        sock,
+        config,
+        one_to_many=True,
+        on_association=on_association,
+        on_association_lost=on_association_lost,
+    )
     endpoint.start()
     return endpoint
 

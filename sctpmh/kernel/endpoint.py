@@ -45,6 +45,7 @@ from ..events import (
     Message,
     PathInfo,
     SendFailed,
+    received_message,
 )
 from ..logs import AssociationLog
 from ..protocol import AssociationProtocol, AssociationTransport
@@ -55,8 +56,11 @@ __all__ = ["KernelAssociationTransport", "KernelEndpoint"]
 
 logger = logging.getLogger("sctpmh.kernel")
 
-#: How many messages one readiness callback reads before yielding to other callbacks.
+#: The most messages one readiness callback reads before yielding to other callbacks.
 _READS_PER_CALLBACK: Final = 64
+#: Callbacks in a row that read their whole batch without emptying the socket before the
+#: batch doubles (see ``_on_readable``).
+_FULL_BATCHES_TO_GROW: Final = 4
 #: Size of one read; larger messages arrive in pieces and are joined (MSG_EOR ends one).
 _READ_CHUNK: Final = 256 * 1024
 _MAX_PPID: Final = 2**32 - 1
@@ -111,18 +115,22 @@ class KernelEndpoint:
         *,
         one_to_many: bool,
         on_association: Callable[[KernelAssociationTransport], None] | None = None,
+        on_association_lost: Callable[[KernelAssociationTransport], None] | None = None,
     ) -> None:
         self._loop = loop
         self._sock = sock
         self._config = config
         self._one_to_many = one_to_many
         self._on_association = on_association
+        self._on_association_lost = on_association_lost
         self._transports: dict[int, KernelAssociationTransport] = {}
         self._write_queue: collections.deque[_Outgoing] = collections.deque()
         self._writing = False
         self._reading = False
         self._read_blockers: set[int] = set()
         self._view = _read_buffer()
+        self._read_batch = 1
+        self._full_batches = 0
         self._pieces: list[bytes] = []
         self._pieces_size = 0
         self._skipping_oversize = False
@@ -208,7 +216,13 @@ class KernelEndpoint:
         self._update_reading()
 
     def _on_readable(self) -> None:
-        for _ in range(_READS_PER_CALLBACK):
+        # How many reads per callback adapts to the traffic. Request-response traffic leaves
+        # one message per wakeup, and a second read would only find the socket empty (a
+        # system call and an exception per message); a stream of messages fills the socket
+        # faster than one read per wakeup drains it. So the batch shrinks to what the last
+        # emptying read found, and doubles after a few callbacks that never emptied it.
+        batch = self._read_batch
+        for count in range(batch):
             if not self._reading:
                 # Paused (or closed): what is still unread stays in the kernel, and the
                 # associations known to be over end now rather than wait for a read.
@@ -219,6 +233,8 @@ class KernelEndpoint:
                     [self._view], sockapi.RCVINFO_SPACE
                 )
             except (BlockingIOError, InterruptedError):
+                self._read_batch = count or 1
+                self._full_batches = 0
                 self._finish_endings()
                 return
             except (SystemExit, KeyboardInterrupt):
@@ -238,10 +254,14 @@ class KernelEndpoint:
                 return
             else:
                 self._data_piece(nbytes, flags, ancdata, source)
+        self._full_batches += 1
+        if self._full_batches >= _FULL_BATCHES_TO_GROW and batch < _READS_PER_CALLBACK:
+            self._read_batch = min(2 * batch, _READS_PER_CALLBACK)
+            self._full_batches = 0
         if self._ending:
-            # The read limit was reached with associations waiting to end: they end at the
-            # read that finds the socket empty, and with level-triggered polling nothing
-            # else would call back if this batch happened to empty it.
+            # The batch ended with associations waiting to end: they end at the read that
+            # finds the socket empty, and with level-triggered polling nothing else would
+            # call back if this batch happened to empty it.
             self._loop.call_soon(self._on_readable)
 
     def _data_piece(
@@ -300,20 +320,28 @@ class KernelEndpoint:
 
     def _deliver(self, info: sockapi.RecvInfo, data: bytes, source: Any) -> None:
         """Hand a whole message to its association."""
-        transport = self._transport_for(info.assoc_id)
-        if transport is None:
+        transport = self._transports.get(info.assoc_id)
+        if transport is None and (transport := self._transport_for(info.assoc_id)) is None:
             logger.warning("message for unknown association %d dropped", info.assoc_id)
             return
-        message = Message(
-            data,
-            stream=info.stream,
-            ppid=info.ppid,
-            unordered=info.unordered,
-            ssn=None if info.unordered else info.ssn,
-            tsn=info.tsn,
-            source=self._source_address(source) if isinstance(source, tuple) else None,
+        if isinstance(source, tuple):
+            address = self._sources.get(source)
+            if address is None:
+                address = self._source_address(source)
+        else:
+            address = None
+        unordered = info.unordered
+        transport._deliver_message(
+            received_message(
+                data,
+                info.stream,
+                info.ppid,
+                unordered,
+                None if unordered else info.ssn,
+                info.tsn,
+                address,
+            )
         )
-        transport._deliver_message(message)
 
     def _source_address(self, source: tuple[Any, ...]) -> SockAddr:
         plain = self._sources.get(source)
@@ -391,6 +419,11 @@ class KernelEndpoint:
             transport.abort()
             return
         self._on_association(transport)
+
+    def association_lost(self, transport: KernelAssociationTransport) -> None:
+        """``transport``'s association has ended and its protocol has been told."""
+        if self._on_association_lost is not None:
+            self._on_association_lost(transport)
 
     def _transport_for(self, assoc_id: int) -> KernelAssociationTransport | None:
         if not self._one_to_many:
@@ -475,6 +508,28 @@ class KernelEndpoint:
             size,
             self._send_buffer,
         )
+
+    def send_message(
+        self, transport: KernelAssociationTransport, data: bytes, stream: int, ppid: int, flags: int
+    ) -> None:
+        """Send one message with no per-message options: :meth:`write` without building the
+        queue entry unless the message has to wait (the common case, kept short)."""
+        if self._write_queue:
+            self.write(_Outgoing(transport, data, stream, ppid, flags))
+            return
+        try:
+            self._sock.sendmsg(
+                [data],
+                [
+                    sockapi.sndinfo_cmsg(
+                        stream, ppid, flags, transport._assoc_id if self._one_to_many else 0
+                    )
+                ],
+            )
+        except (BlockingIOError, InterruptedError):
+            self.write(_Outgoing(transport, data, stream, ppid, flags))
+        except OSError as exc:
+            transport._send_error(exc, _Outgoing(transport, data, stream, ppid, flags))
 
     def write(self, item: _Outgoing) -> None:
         """Send now if nothing waits before it, else queue it behind the others."""
@@ -763,8 +818,13 @@ class KernelAssociationTransport(AssociationTransport):
             )
         if not payload:
             raise ValueError("SCTP cannot send an empty message (RFC 9260 section 3.3.1)")
-        self._endpoint.fit_send_buffer(len(payload))
+        endpoint = self._endpoint
+        if len(payload) > endpoint._send_buffer:
+            endpoint.fit_send_buffer(len(payload))
         flags = sockapi.SCTP_UNORDERED if unordered else 0
+        if to is None and ttl is None:
+            endpoint.send_message(self, payload, stream, ppid, flags)
+            return
         destination = None
         if to is not None:
             destination = self._peer_address(to)
@@ -986,6 +1046,8 @@ class KernelAssociationTransport(AssociationTransport):
         if protocol is not None:
             self._protocol = None
             self._loop.call_soon(self._connection_lost, protocol, exc)
+        else:
+            self._endpoint.association_lost(self)
 
     def _connection_lost(self, protocol: AssociationProtocol, exc: Exception | None) -> None:
         try:
@@ -996,3 +1058,5 @@ class KernelAssociationTransport(AssociationTransport):
             self._loop.call_exception_handler(
                 {"message": "connection_lost failed", "exception": error, "transport": self}
             )
+        finally:
+            self._endpoint.association_lost(self)

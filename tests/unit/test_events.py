@@ -231,3 +231,30 @@ def test_message_ppid_out_of_range(ppid: object) -> None:
     with pytest.raises(ValueError, match="ppid") as excinfo:
         Message(b"", ppid=ppid)  # type: ignore[arg-type]
     assert repr(ppid) in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        (b"payload", 7, 0xFFFFFFFF, False, 3, 123456, ("10.0.0.1", 5000)),
+        (b"x", 0, 0, True, None, None, None),
+    ],
+)
+def test_received_message_equals_a_checked_message(fields: tuple[object, ...]) -> None:
+    data, stream, ppid, unordered, ssn, tsn, source = fields
+    built = events.received_message(*fields)  # type: ignore[arg-type]
+    checked = Message(
+        data,  # type: ignore[arg-type]
+        stream=stream,  # type: ignore[arg-type]
+        ppid=ppid,  # type: ignore[arg-type]
+        unordered=unordered,  # type: ignore[arg-type]
+        ssn=ssn,  # type: ignore[arg-type]
+        tsn=tsn,  # type: ignore[arg-type]
+        source=source,  # type: ignore[arg-type]
+    )
+    assert type(built) is Message
+    assert built == checked
+    assert hash(built) == hash(checked)
+    assert repr(built) == repr(checked)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.stream = 1  # type: ignore[misc]
