@@ -3,6 +3,7 @@
     python -m benchmarks measure --raw FILE [--smoke] [--only FAMILY]... [--rounds N]
                                  [--failover-trials CONFIG=N]...
     python -m benchmarks report FILE --out DIR [--no-plots]
+    python -m benchmarks core [--smoke] [--out DIR]     (the userspace core alone, any host)
 
 ``benchmarks/run`` runs both; see benchmarks/README.md.
 """
@@ -71,6 +72,11 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("raw", type=Path, help="the raw JSON that measure wrote")
     report.add_argument("--out", type=Path, required=True, help="directory of the report")
     report.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    core = commands.add_parser("core", help="the userspace SCTP core alone (no sockets, any host)")
+    core.add_argument("--smoke", action="store_true", help="tiny volume, one round")
+    core.add_argument(
+        "--out", type=Path, default=Path("docs/benchmarks"), help="where core.json/.md go"
+    )
     return top
 
 
@@ -192,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if arguments.command == "measure":
             return measure(arguments)
+        if arguments.command == "core":
+            from . import core
+
+            core.run(arguments.out, smoke=arguments.smoke)
+            return 0
         return report(arguments)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
