@@ -108,11 +108,12 @@ def unknown_param_action(param_type: int) -> tuple[bool, bool]:
 
     RFC 9260 section 3.2.1, the two highest bits of the type:
 
-    - ``00``: stop processing this parameter and the rest of the chunk, discard the chunk, do
-      not report (INIT: no INIT ACK is sent);
-    - ``01``: stop and discard as above, and report it in an Unrecognized Parameter;
+    - ``00``: stop processing this parameter and do not process any further parameters in
+      the chunk, do not report; the chunk itself is still processed and answered (an INIT
+      still gets its INIT ACK);
+    - ``01``: stop as for ``00``, and report the parameter in an Unrecognized Parameter;
     - ``10``: skip this parameter and continue with the next, do not report;
-    - ``11``: skip and continue, and report it in an Unrecognized Parameter.
+    - ``11``: skip and continue, and report the parameter in an Unrecognized Parameter.
 
     ``stop`` is True for ``0x``; ``report`` is True for ``x1``.
     """

@@ -1,0 +1,550 @@
+"""The association's handshake (RFC 9260 sections 5.1, 5.2) and its INIT / INIT ACK parameters.
+
+The functions below are private methods of :class:`~sctpmh.core.association.Association`
+(bound in its class body under the same names); they take the association as ``self``:
+
+* 5.1, 5.1.3, 5.1.5: the four-way handshake with T1-init / T1-cookie; the answering side keeps
+  no state until a valid COOKIE ECHO arrives (HMAC-authenticated cookie with a lifetime).
+* 5.2.1-5.2.6: INIT collisions, unexpected INIT / INIT ACK / COOKIE ECHO / COOKIE ACK, the
+  COOKIE ECHO table of 5.2.4 (peer restart, collisions), Stale Cookie handling.
+* 3.2.1, 3.2.2: unknown INIT / INIT ACK parameters by the upper two bits of their type.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sctpmh.core import causes
+from sctpmh.core.bundling import fit_causes
+from sctpmh.core.causes import CauseCode, ErrorCause
+from sctpmh.core.chunks import (
+    AbortChunk,
+    Chunk,
+    CookieAckChunk,
+    CookieEchoChunk,
+    ErrorChunk,
+    InitAckChunk,
+    InitChunk,
+    ShutdownAckChunk,
+)
+from sctpmh.core.cookie import CookieState, Stale
+from sctpmh.core.packet import COMMON_HEADER_SIZE
+from sctpmh.core.params import (
+    Param,
+    ParamType,
+    address_of,
+    cookie_preservative,
+    cookie_preservative_ms,
+    encode_params,
+    ipv4_address,
+    ipv6_address,
+    state_cookie,
+    unknown_param_action,
+)
+from sctpmh.core.states import HANDSHAKE, State
+from sctpmh.events import AssociationRestarted, AssociationUp, SendFailed
+
+if TYPE_CHECKING:
+    from sctpmh.core.association import Association
+    from sctpmh.core.intake import Inbound
+
+__all__: list[str] = []
+
+# RFC 9260 section 5.2.6: a Cookie Preservative asks for at most this much more life.
+_MAX_COOKIE_EXTENSION = 60.0
+
+# Parameters this stack understands in INIT / INIT ACK; any other type falls under the
+# upper-two-bits rule (RFC 9260 section 3.2.1). ECN (0x8000) is not supported, but its bits
+# say "skip silently", which is what ignoring it does.
+_KNOWN_INIT_PARAMS = frozenset(
+    {
+        ParamType.IPV4_ADDRESS,
+        ParamType.IPV6_ADDRESS,
+        ParamType.COOKIE_PRESERVATIVE,
+        ParamType.HOST_NAME_ADDRESS,
+        ParamType.SUPPORTED_ADDRESS_TYPES,
+        ParamType.ECN_CAPABLE,
+    }
+)
+_KNOWN_INIT_ACK_PARAMS = frozenset(
+    {
+        ParamType.IPV4_ADDRESS,
+        ParamType.IPV6_ADDRESS,
+        ParamType.STATE_COOKIE,
+        ParamType.UNRECOGNIZED_PARAMETER,
+        ParamType.HOST_NAME_ADDRESS,
+        ParamType.SUPPORTED_ADDRESS_TYPES,
+        ParamType.ECN_CAPABLE,
+    }
+)
+
+
+def _on_t1(self: Association, now: float) -> None:
+    # RFC 9260 section 5.1 C/D: retransmit INIT or COOKIE ECHO with the RTO backed off,
+    # until Max.Init.Retransmits.
+    if self.state not in HANDSHAKE:
+        return
+    if self._init_retransmissions >= self.config.max_init_retransmissions:
+        self._close(now, None, aborted=True)
+        return
+    self._init_retransmissions += 1
+    self.stats.init_retransmissions += 1
+    path = self._primary_path()
+    path.destination.back_off()
+    if self.state is State.COOKIE_WAIT:
+        self._send_init(now)
+    else:
+        self._send_cookie_echo(now)
+
+
+def _send_init(self: Association, now: float) -> None:
+    params: list[Param] = []
+    if len(self.local_addresses) > 1:
+        for host in self.local_addresses:
+            param = _address_param(host)
+            if param is not None:
+                params.append(param)
+    if self._cookie_preservative_ms:
+        params.append(cookie_preservative(self._cookie_preservative_ms))
+    init = InitChunk(
+        initiate_tag=self._local_tag,
+        a_rwnd=self._window_left(),
+        outbound_streams=self.config.outbound_streams,
+        inbound_streams=self.config.inbound_streams,
+        initial_tsn=self._local_initial_tsn,
+        params=tuple(params),
+    )
+    self._init_chunk = init
+    path = self._primary_path()
+    self._send_raw(path.destination.address, self._remote_port, 0, (init,))
+    self._t1.start(now, path.destination.rto)
+
+
+def _send_cookie_echo(self: Association, now: float) -> None:
+    path = self._primary_path()
+    self._send_raw(path.destination.address, self._remote_port, self._peer_tag, self._cookie_echo)
+    self._t1.start(now, path.destination.rto)
+
+
+def _on_init(self: Association, chunk: InitChunk, inbound: Inbound) -> bool:
+    state = self.state
+    if self._finished:
+        self.stats.ootb += 1
+        self.stats.packets_dropped += 1
+        return False
+    # RFC 9260 section 3.3.2: an Initiate Tag of 0 is discarded silently; zero stream
+    # counts are answered with an ABORT carrying the INIT's tag.
+    if chunk.initiate_tag == 0:
+        self.stats.packets_dropped += 1
+        return False
+    if chunk.outbound_streams == 0 or chunk.inbound_streams == 0:
+        self._abort_init(chunk, inbound, (causes.invalid_mandatory_parameter(),))
+        return False
+    if state is State.SHUTDOWN_ACK_SENT:
+        # Section 9.2: the SHUTDOWN COMPLETE was probably lost; resend SHUTDOWN ACK.
+        self._control.append((ShutdownAckChunk(), None))
+        return False
+    parsed = _parse_params(chunk.params, _KNOWN_INIT_PARAMS)
+    if parsed.host_name is not None:
+        # Section 5.1.2: host names are not supported; they cannot be resolved.
+        cause = ErrorCause(CauseCode.UNRESOLVABLE_ADDRESS, parsed.host_name.raw)
+        self._abort_init(chunk, inbound, (cause,))
+        return False
+    peer_hosts = (inbound.source[0], *parsed.addresses)
+    if state is State.CLOSED:
+        # Section 5.1 B: answer statelessly with a new tag and a cookie.
+        self._send_init_ack(
+            chunk, inbound, parsed, self._random_tag(), self._rng.getrandbits(32), 0, 0
+        )
+        return False
+    new_hosts = [host for host in peer_hosts if host not in self._paths]
+    if state in HANDSHAKE:
+        # Section 5.2.1: an INIT collision; answer with the parameters of our own INIT.
+        if new_hosts and state is State.COOKIE_ECHOED:
+            self.stats.chunks_ignored += 1
+            return False
+        self._send_init_ack(
+            chunk,
+            inbound,
+            parsed,
+            self._local_tag,
+            self._local_initial_tsn,
+            self._local_tag,
+            self._peer_tag,
+        )
+        return False
+    # Section 5.2.2: an unexpected INIT in an established association (a peer restart, or
+    # a lost handshake); new tag, tie-tags carry the current ones.
+    if new_hosts:
+        params = []
+        for host in new_hosts:
+            param = _address_param(host)
+            if param is not None:
+                params.append(param)
+        cause = ErrorCause(CauseCode.RESTART_WITH_NEW_ADDRESSES, encode_params(params))
+        self._abort_init(chunk, inbound, (cause,))
+        return False
+    self._send_init_ack(
+        chunk,
+        inbound,
+        parsed,
+        self._random_tag(),
+        self._rng.getrandbits(32),
+        self._local_tag,
+        self._peer_tag,
+    )
+    return False
+
+
+def _send_init_ack(
+    self: Association,
+    init: InitChunk,
+    inbound: Inbound,
+    parsed: _ParsedParams,
+    local_tag: int,
+    local_tsn: int,
+    local_tie_tag: int,
+    peer_tie_tag: int,
+) -> None:
+    # RFC 9260 section 5.1 B / 5.1.3: everything needed later goes into the cookie.
+    lifetime = self.core.cookie_lifetime
+    if parsed.preservative_ms:
+        lifetime += min(parsed.preservative_ms / 1000, _MAX_COOKIE_EXTENSION)
+    state = CookieState(
+        local_tag=local_tag,
+        peer_tag=init.initiate_tag,
+        local_initial_tsn=local_tsn,
+        peer_initial_tsn=init.initial_tsn,
+        outbound_streams=min(self.config.outbound_streams, init.inbound_streams),
+        inbound_streams=min(self.config.inbound_streams, init.outbound_streams),
+        peer_rwnd=init.a_rwnd,
+        created=inbound.now,
+        lifetime=lifetime,
+        peer_addresses=(inbound.source[0], *parsed.addresses),
+        local_tie_tag=local_tie_tag,
+        peer_tie_tag=peer_tie_tag,
+        peer_port=inbound.source_port,
+    )
+    params: list[Param] = [state_cookie(self._jar.make(state))]
+    if len(self.local_addresses) > 1:
+        for host in self.local_addresses:
+            param = _address_param(host)
+            if param is not None:
+                params.append(param)
+    # Section 3.2.2: unrecognized INIT parameters come back in the INIT ACK.
+    room = self.core.mtu - COMMON_HEADER_SIZE - 20 - sum(4 + len(p.value) + 3 for p in params)
+    for unknown in parsed.unrecognized:
+        raw = unknown.raw
+        if len(raw) + 8 > room:
+            break
+        room -= len(raw) + 8
+        params.append(Param(ParamType.UNRECOGNIZED_PARAMETER, raw))
+    ack = InitAckChunk(
+        initiate_tag=local_tag,
+        a_rwnd=self.core.receive_window,
+        outbound_streams=self.config.outbound_streams,
+        inbound_streams=self.config.inbound_streams,
+        initial_tsn=local_tsn,
+        params=tuple(params),
+    )
+    self._send_raw(inbound.source, inbound.source_port, init.initiate_tag, (ack,))
+
+
+def _abort_init(
+    self: Association, init: InitChunk, inbound: Inbound, abort_causes: tuple[ErrorCause, ...]
+) -> None:
+    # RFC 9260 section 8.4 rule 3: an ABORT answering an INIT carries its Initiate Tag, T=0.
+    self.stats.aborts_sent += 1
+    chunk = AbortChunk(tuple(fit_causes(abort_causes, self.core.mtu)))
+    self._send_raw(inbound.source, inbound.source_port, init.initiate_tag, (chunk,))
+
+
+def _on_init_ack(self: Association, chunk: InitAckChunk, inbound: Inbound) -> bool:
+    now = inbound.now
+    # RFC 9260 section 3.3.3: a zero tag or stream count destroys the association.
+    if chunk.initiate_tag == 0 or chunk.outbound_streams == 0 or chunk.inbound_streams == 0:
+        if chunk.initiate_tag:
+            self._send_raw(
+                inbound.source,
+                inbound.source_port,
+                chunk.initiate_tag,
+                (AbortChunk((causes.invalid_mandatory_parameter(),)),),
+            )
+            self.stats.aborts_sent += 1
+        self._close(now, CauseCode.INVALID_MANDATORY_PARAMETER, aborted=True)
+        return False
+    parsed = _parse_params(chunk.params, _KNOWN_INIT_ACK_PARAMS)
+    cookie = chunk.state_cookie
+    if parsed.host_name is not None:
+        cause = ErrorCause(CauseCode.UNRESOLVABLE_ADDRESS, parsed.host_name.raw)
+        self._send_raw(
+            inbound.source, inbound.source_port, chunk.initiate_tag, (AbortChunk((cause,)),)
+        )
+        self.stats.aborts_sent += 1
+        self._close(now, CauseCode.UNRESOLVABLE_ADDRESS, aborted=True)
+        return False
+    if cookie is None:
+        # Section 5.1 C: the State Cookie is mandatory.
+        cause = causes.missing_mandatory([ParamType.STATE_COOKIE])
+        self._send_raw(
+            inbound.source, inbound.source_port, chunk.initiate_tag, (AbortChunk((cause,)),)
+        )
+        self.stats.aborts_sent += 1
+        self._close(now, CauseCode.MISSING_MANDATORY_PARAMETER, aborted=True)
+        return False
+    self._t1.stop()
+    self._peer_tag = chunk.initiate_tag
+    self._peer_initial_tsn = chunk.initial_tsn
+    self._peer_a_rwnd = self._peer_rwnd = chunk.a_rwnd
+    # Section 5.1.1: use the smaller of our outbound and the peer's inbound count.
+    self._outbound_streams = min(self.config.outbound_streams, chunk.inbound_streams)
+    self._inbound_streams = min(self.config.inbound_streams, chunk.outbound_streams)
+    echo: list[Chunk] = [CookieEchoChunk(cookie)]
+    if parsed.unrecognized:
+        # Section 3.2.2: unrecognized INIT ACK parameters are reported in an ERROR chunk
+        # bundled with the COOKIE ECHO.
+        report = b"".join(_padded(param.raw) for param in parsed.unrecognized)
+        echo.append(ErrorChunk((causes.unrecognized_parameters(self._fit_cause(report)),)))
+        self.stats.errors_sent += 1
+    self._cookie_echo = tuple(echo)
+    self.state = State.COOKIE_ECHOED
+    self._init_retransmissions = 0
+    self._send_cookie_echo(now)
+    return False
+
+
+def _on_cookie_echo(self: Association, chunk: CookieEchoChunk, inbound: Inbound) -> bool:
+    now = inbound.now
+    if inbound.index != 0:
+        # RFC 9260 section 5.1: COOKIE ECHO must be the first chunk of its packet.
+        self.stats.chunks_ignored += 1
+        return True
+    opened = self._jar.open(chunk.cookie, now)
+    if opened is None:
+        # Section 5.1.5 step 1-2: a bad MAC; discard silently.
+        self.stats.bad_cookies += 1
+        self.stats.packets_dropped += 1
+        return False
+    if isinstance(opened, Stale):
+        # Section 5.1.5 step 3: tell the peer how stale it was.
+        self.stats.stale_cookies += 1
+        self.stats.errors_sent += 1
+        self._send_raw(
+            inbound.source,
+            inbound.source_port,
+            opened.state.peer_tag,
+            (ErrorChunk((causes.stale_cookie(opened.staleness_us),)),),
+        )
+        return False
+    cookie = opened
+    if inbound.tag != cookie.local_tag:
+        # Section 5.1.5 step 4 / 8.5.1 D: the packet's tag must be the cookie's.
+        self.stats.bad_cookies += 1
+        self.stats.packets_dropped += 1
+        return False
+    if self.state is State.CLOSED:
+        self._establish_from_cookie(cookie, inbound)
+        self._queue_cookie_ack()
+        self._became_established(now, restarted=False)
+        return True
+    return self._cookie_echo_with_tcb(cookie, inbound)
+
+
+def _cookie_echo_with_tcb(self: Association, cookie: CookieState, inbound: Inbound) -> bool:
+    # RFC 9260 section 5.2.4, the table of actions for a COOKIE ECHO when a TCB exists.
+    now = inbound.now
+    local_match = cookie.local_tag == self._local_tag
+    peer_match = bool(self._peer_tag) and cookie.peer_tag == self._peer_tag
+    if (
+        not local_match
+        and not peer_match
+        and cookie.local_tie_tag == self._local_tag
+        and cookie.peer_tie_tag == self._peer_tag
+        and self._peer_tag
+    ):
+        # Action A: the peer restarted.
+        if self.state is State.SHUTDOWN_ACK_SENT:
+            # Section 5.2.4 A: no new association while shutting down.
+            self._control.append((ShutdownAckChunk(), None))
+            self._control.append((ErrorChunk((causes.cookie_while_shutting_down(),)), None))
+            self.stats.errors_sent += 1
+            return False
+        self._restart(cookie, inbound)
+        return True
+    if local_match and not peer_match:
+        # Action B: a collision; the peer's tag is the one in the cookie.
+        if self.state in HANDSHAKE:
+            self._establish_from_cookie(cookie, inbound)
+            self._queue_cookie_ack()
+            self._became_established(now, restarted=False)
+        else:
+            self._peer_tag = cookie.peer_tag
+            self._queue_cookie_ack()
+        return True
+    if not local_match and peer_match and cookie.local_tie_tag == 0 and cookie.peer_tie_tag == 0:
+        # Action C: an old cookie crossing; discard.
+        self.stats.chunks_ignored += 1
+        return False
+    if local_match and peer_match:
+        # Action D: both tags match (a retransmitted COOKIE ECHO).
+        if self.state in HANDSHAKE:
+            self._establish_from_cookie(cookie, inbound)
+            self._became_established(now, restarted=False)
+        self._queue_cookie_ack()
+        return True
+    self.stats.chunks_ignored += 1
+    return False
+
+
+def _on_cookie_ack(self: Association, chunk: CookieAckChunk, inbound: Inbound) -> bool:
+    # RFC 9260 section 5.1 E.
+    self._start_data_plane()
+    self._became_established(inbound.now, restarted=False)
+    return True
+
+
+def _on_stale_cookie(self: Association, cause: ErrorCause, now: float) -> None:
+    # RFC 9260 section 5.2.6: start over with a new INIT asking for a longer cookie life
+    # (Cookie Preservative), as long as INIT retransmissions remain.
+    if self._init_retransmissions >= self.config.max_init_retransmissions:
+        self._close(now, CauseCode.STALE_COOKIE, aborted=True)
+        return
+    staleness_us = int.from_bytes(cause.info[:4], "big") if len(cause.info) >= 4 else 0
+    self._cookie_preservative_ms = max(1000, 2 * (staleness_us // 1000))
+    self._init_retransmissions += 1
+    self._t1.stop()
+    self._peer_tag = 0
+    self.state = State.COOKIE_WAIT
+    self._send_init(now)
+
+
+def _establish_from_cookie(self: Association, cookie: CookieState, inbound: Inbound) -> None:
+    self._local_tag = cookie.local_tag
+    self._peer_tag = cookie.peer_tag
+    self._local_initial_tsn = cookie.local_initial_tsn
+    self._peer_initial_tsn = cookie.peer_initial_tsn
+    self._outbound_streams = cookie.outbound_streams
+    self._inbound_streams = cookie.inbound_streams
+    self._peer_a_rwnd = self._peer_rwnd = cookie.peer_rwnd
+    self._remote_port = inbound.source_port
+    path = self._add_path(inbound.source)
+    if self._primary is None:
+        self._primary = path.destination.address[0]
+    self._start_data_plane()
+
+
+def _became_established(self: Association, now: float, *, restarted: bool) -> None:
+    self._t1.stop()
+    self._init_retransmissions = 0
+    self.state = State.ESTABLISHED
+    self._connecting = False
+    if restarted:
+        self._events.append(AssociationRestarted(self.association_id))
+    else:
+        self._events.append(
+            AssociationUp(self.association_id, self._outbound_streams, self._inbound_streams)
+        )
+    for path in self._paths.values():
+        path.last_sent = now
+        path.heartbeat_nonce = None
+        path.heartbeat.start(now, self._heartbeat_delay(path))
+    pending, self._pending = self._pending, []
+    sender = self._sender
+    assert sender is not None
+    for data, stream, ppid, unordered in pending:
+        if stream >= self._outbound_streams:
+            # The peer accepted fewer streams than we asked for (section 5.1.1).
+            self._events.append(
+                SendFailed(data, stream, ppid, CauseCode.INVALID_STREAM_IDENTIFIER, False)
+            )
+            continue
+        sender.enqueue(data, stream, ppid, unordered, self._max_payload())
+    if self._shutdown_requested:
+        self.state = State.SHUTDOWN_PENDING
+        self._check_shutdown_progress(now)
+
+
+def _restart(self: Association, cookie: CookieState, inbound: Inbound) -> None:
+    # RFC 9260 section 5.2.4 A: like an ABORT followed by a new association, except that
+    # messages not yet sent are kept and the application hears of a restart.
+    self.stats.restarts += 1
+    if self._sender is not None:
+        for data, stream, ppid, sent in self._sender.drain_unsent():
+            if sent:
+                self._events.append(SendFailed(data, stream, ppid, 0, True))
+            else:
+                self._pending.append((data, stream, ppid, False))
+    self._deliver(inbound.source)
+    self._t2.stop()
+    self._t5.stop()
+    self._establish_from_cookie(cookie, inbound)
+    for path in self._paths.values():
+        path.destination.error_count = 0
+    self._error_count = 0
+    self._queue_cookie_ack()
+    self._became_established(inbound.now, restarted=True)
+
+
+def _queue_cookie_ack(self: Association) -> None:
+    self._control.append((CookieAckChunk(), None))
+
+
+def _random_tag(self: Association) -> int:
+    # RFC 9260 section 5.3.1: a random non-zero 32-bit tag.
+    return self._rng.getrandbits(32) or 1
+
+
+# --- parameters --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedParams:
+    addresses: tuple[str, ...]
+    unrecognized: tuple[Param, ...]
+    preservative_ms: int
+    host_name: Param | None
+
+
+def _parse_params(params: Sequence[Param], known: frozenset[int]) -> _ParsedParams:
+    # RFC 9260 section 3.2.1: an unknown parameter type's upper two bits say whether to stop
+    # (0x) or skip (1x) and whether to report it (x1).
+    addresses: list[str] = []
+    unrecognized: list[Param] = []
+    preservative = 0
+    host_name: Param | None = None
+    for param in params:
+        if param.type not in known:
+            stop, report = unknown_param_action(param.type)
+            if report:
+                unrecognized.append(param)
+            if stop:
+                break
+            continue
+        if param.type == ParamType.HOST_NAME_ADDRESS:
+            host_name = param
+            continue
+        host = address_of(param)
+        if host is not None:
+            addresses.append(host)
+            continue
+        ms = cookie_preservative_ms(param)
+        if ms is not None:
+            preservative = ms
+    return _ParsedParams(tuple(addresses), tuple(unrecognized), preservative, host_name)
+
+
+def _address_param(host: str) -> Param | None:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.version == 4:
+        return ipv4_address(host)
+    return ipv6_address(host)
+
+
+def _padded(raw: bytes) -> bytes:
+    return raw + b"\x00" * (-len(raw) % 4)
