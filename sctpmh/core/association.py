@@ -65,7 +65,7 @@ from sctpmh.core.chunks import (
 from sctpmh.core.cookie import CookieJar
 from sctpmh.core.destination import Destination
 from sctpmh.core.intake import Inbound
-from sctpmh.core.packet import PacketError, decode_packet
+from sctpmh.core.packet import ChecksumError, PacketError, decode_packet
 from sctpmh.core.paths import Address, PeerPath
 from sctpmh.core.receiver import Reassembler, TsnTracker
 from sctpmh.core.sender import Sender
@@ -473,7 +473,7 @@ class Association:
             # RFC 9260 section 6.8: a bad checksum is discarded silently; so is anything the
             # codec cannot parse (there is no association to blame it on for certain).
             stats.packets_dropped += 1
-            if "checksum" in exc.reason:
+            if isinstance(exc, ChecksumError):
                 stats.bad_checksum += 1
             else:
                 stats.malformed += 1

@@ -23,8 +23,14 @@ from crc32c import crc32c
 from sctpmh.core.chunks import Chunk, decode_chunks, encode_chunk_into
 from sctpmh.core.params import PacketError
 
+
+class ChecksumError(PacketError):
+    """The packet's CRC32c does not match: discarded silently (RFC 9260 section 6.8)."""
+
+
 __all__ = [
     "COMMON_HEADER_SIZE",
+    "ChecksumError",
     "Packet",
     "PacketError",
     "build_packet",
@@ -112,5 +118,5 @@ def decode_packet(data: bytes, *, verify_checksum: bool = True) -> Packet:
     if verify_checksum:
         (stored,) = _CHECKSUM.unpack_from(data, _CHECKSUM_OFFSET)
         if stored != checksum(data):
-            raise PacketError("bad CRC32c checksum")
+            raise ChecksumError("bad CRC32c checksum")
     return Packet(source_port, destination_port, tag, decode_chunks(data, COMMON_HEADER_SIZE))

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from sctpmh.core.causes import decode_causes
 from sctpmh.core.chunks import CookieAckChunk, SackChunk, decode_chunk
-from sctpmh.core.packet import Packet, PacketError, checksum, decode_packet, encode_packet
+from sctpmh.core.packet import (
+    ChecksumError,
+    Packet,
+    PacketError,
+    checksum,
+    decode_packet,
+    encode_packet,
+)
 from sctpmh.core.params import decode_params
 from tests.core import strategies
 
@@ -44,7 +51,7 @@ def test_header_only_packet_has_no_chunks() -> None:
 def test_bad_checksum(position: int) -> None:
     damaged = bytearray(GOOD)
     damaged[position] ^= 0x10
-    with pytest.raises(PacketError, match="checksum"):
+    with pytest.raises(ChecksumError, match="checksum"):
         decode_packet(bytes(damaged))
     if position < 8:
         # A damaged port or tag still parses when the checksum is not checked (fuzzing).
