@@ -65,6 +65,11 @@ _FULL_BATCHES_TO_GROW: Final = 4
 _READ_CHUNK: Final = 256 * 1024
 _MAX_PPID: Final = 2**32 - 1
 #: Source addresses remembered in their converted form (cleared when full).
+#: Errors with which a send finds the association already gone: the peer aborted it, or it
+#: was lost (see ``KernelAssociationTransport._send_error``).
+_GONE_ERRNOS: Final = frozenset({errno.EPIPE, errno.ECONNRESET})
+#: How long such a send waits for the kernel's notification of why the association ended.
+_END_NOTICE_WAIT: Final = 1.0
 _SOURCE_CACHE_SIZE: Final = 1024
 #: Linux's SO_SNDBUFFORCE (asm-generic/socket.h), which the socket module does not export.
 _SO_SNDBUFFORCE: Final = 32
@@ -919,7 +924,19 @@ class KernelAssociationTransport(AssociationTransport):
         if item.data:
             error = exc.errno or errno.EIO
             self._deliver_event(SendFailed(item.data, item.stream, item.ppid, error, False))
-        self._fail(AssociationAbortedError(f"sending failed: {exc.strerror or exc}"))
+        reason = AssociationAbortedError(f"sending failed: {exc.strerror or exc}")
+        if exc.errno in _GONE_ERRNOS:
+            # The kernel already knows the association is gone (the peer's ABORT, or it was
+            # lost), and its notification saying why (SCTP_ASSOC_CHANGE with the abort
+            # cause, RFC 6458 section 6.1.1) waits in the receive queue: the association
+            # ends by that, as it would have without this send. Until then sends raise;
+            # should the notification not come, the errno ends it.
+            if self._exception is None and not self._ended_called:
+                self._closing = True
+                self._exception = reason
+                self._loop.call_later(_END_NOTICE_WAIT, self._fail, reason)
+            return
+        self._fail(reason)
 
     # --- receiving -------------------------------------------------------------------------
 

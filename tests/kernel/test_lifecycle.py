@@ -386,6 +386,32 @@ async def test_abort_is_immediate_and_the_peer_sees_association_aborted() -> Non
         assert events[-1] == sctpmh.AssociationClosed(cause=USER_INITIATED_ABORT, aborted=True)
 
 
+async def test_a_send_racing_the_peers_abort_ends_by_the_abort() -> None:
+    # On loopback the kernel takes the peer's ABORT in at once, so a send right after it fails
+    # (ECONNRESET or EPIPE) while the association-lost notification, which carries the cause, waits
+    # to be read. The association must end by that notification, not by the errno, and hand
+    # the message back.
+    peer: asyncio.Future[sctpmh.Association] = asyncio.get_running_loop().create_future()
+
+    async def handler(association: sctpmh.Association) -> None:
+        peer.set_result(association)
+        await association.wait_closed()
+
+    async with serving(handler) as server:
+        association = await sctpmh.open_association([HOST], server.port)
+        events = asyncio.ensure_future(collect_events(association))
+        (await asyncio.wait_for(peer, WAIT)).abort()
+        association.transport.send(b"too late", stream=1, ppid=7)
+        with pytest.raises(sctpmh.AssociationAbortedError) as info:
+            await asyncio.wait_for(association.recv(), WAIT)
+        assert info.value.cause == USER_INITIATED_ABORT
+        assert "sending failed" not in str(info.value)
+        seen = await asyncio.wait_for(events, WAIT)
+        failed = [event for event in seen if isinstance(event, sctpmh.SendFailed)]
+        assert [(event.data, event.stream, event.ppid) for event in failed] == [(b"too late", 1, 7)]
+        assert seen[-1] == sctpmh.AssociationClosed(cause=USER_INITIATED_ABORT, aborted=True)
+
+
 # --- 6. failing handlers ---------------------------------------------------------------------
 
 
