@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sctpmh.core.causes import ErrorCause
-from sctpmh.core.chunks import DATA_HEADER_SIZE, Chunk, DataChunk, chunk_size
+from sctpmh.core.chunks import DATA_HEADER_SIZE, Chunk, DataChunk, ErrorChunk, chunk_size
 from sctpmh.core.packet import COMMON_HEADER_SIZE, build_packet
 from sctpmh.core.states import State
 
@@ -51,7 +51,17 @@ def _build_packets(self: Association, now: float, out: list[tuple[bytes, Address
         and (self._sack_due or (self._sack_timer.running and may_send_data))
     ):
         # Section 6.2: a pending SACK rides with outgoing DATA rather than wait.
-        groups.setdefault(sack_address, []).append(self._make_sack())
+        group = groups.setdefault(sack_address, [])
+        sack = self._make_sack()
+        for position, chunk in enumerate(group):
+            if type(chunk) is ErrorChunk:
+                # Section 6.5: the ERROR reporting an invalid stream may share the SACK's
+                # packet "as long as the ERROR chunk follows the SACK chunk". Chunks queued
+                # before the ERROR (a COOKIE ACK, which 5.1 D wants first) keep their place.
+                group.insert(position, sack)
+                break
+        else:
+            group.append(sack)
 
     budget = self.core.mtu - COMMON_HEADER_SIZE
     for address, chunks in groups.items():
@@ -101,6 +111,10 @@ def _send_data(
         self._emit(address, current, out)
     if sent_any:
         path.last_sent = now
+        if sender.take_t3_restart():
+            # RFC 9260 section 7.2.4 step 4: the first outstanding chunk was fast
+            # retransmitted; T3 now times that retransmission.
+            path.t3.start(now, destination.rto)
     if sender.outstanding_bytes and not path.t3.running:
         # RFC 9260 section 6.3.2 R1: T3 runs whenever data is outstanding.
         path.t3.start(now, destination.rto)

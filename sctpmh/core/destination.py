@@ -114,6 +114,14 @@ class Destination:
             f"cwnd={self.cwnd}, ssthresh={self.ssthresh}, flight={self.flight_size})"
         )
 
+    def reset_congestion_control(self) -> None:
+        """Return cwnd, ssthresh and partial_bytes_acked to their initial values (RFC 9260
+        section 5.2.4 action A: the peer restarted)."""
+        mtu = self.mtu
+        self.cwnd = min(4 * mtu, max(2 * mtu, INITIAL_CWND_CAP))
+        self.ssthresh = 1 << 30
+        self.partial_bytes_acked = 0
+
     def rtt_sample(self, rtt: float) -> None:
         """Fold in one round-trip measurement, in seconds (RFC 9260 section 6.3.1 C2/C3).
 

@@ -55,6 +55,9 @@ __all__: list[str] = []
 
 # RFC 9260 section 5.2.6: a Cookie Preservative asks for at most this much more life.
 _MAX_COOKIE_EXTENSION = 60.0
+# RFC 9260 sections 3.3.2, 3.3.3: "The Advertised Receiver Window Credit MUST NOT be smaller
+# than 1500."
+_MIN_INITIAL_WINDOW = 1500
 
 # Parameters this stack understands in INIT / INIT ACK; any other type falls under the
 # upper-two-bits rule (RFC 9260 section 3.2.1). ECN (0x8000) is not supported, but its bits
@@ -140,7 +143,15 @@ def _on_init(self: Association, chunk: InitChunk, inbound: Inbound) -> bool:
     if chunk.initiate_tag == 0:
         self.stats.packets_dropped += 1
         return False
-    if chunk.outbound_streams == 0 or chunk.inbound_streams == 0:
+    # RFC 9260 section 3.3.2: "A receiver of an INIT chunk with the OS value set to 0 MUST
+    # discard the packet, SHOULD send a packet in response containing an ABORT chunk and using
+    # the Initiate Tag as the Verification Tag, and MUST NOT change the state of any existing
+    # association"; the same for MIS 0 and for an a_rwnd "smaller than 1500".
+    if (
+        chunk.outbound_streams == 0
+        or chunk.inbound_streams == 0
+        or chunk.a_rwnd < _MIN_INITIAL_WINDOW
+    ):
         self._abort_init(chunk, inbound, (causes.invalid_mandatory_parameter(),))
         return False
     if state is State.SHUTDOWN_ACK_SENT:
@@ -264,16 +275,26 @@ def _abort_init(
 
 def _on_init_ack(self: Association, chunk: InitAckChunk, inbound: Inbound) -> bool:
     now = inbound.now
-    # RFC 9260 section 3.3.3: a zero tag or stream count destroys the association.
-    if chunk.initiate_tag == 0 or chunk.outbound_streams == 0 or chunk.inbound_streams == 0:
+    # RFC 9260 section 3.3.3: "If an endpoint in the COOKIE-WAIT state receives an INIT ACK
+    # chunk with the Initiate Tag set to 0, it MUST destroy the TCB and SHOULD send an ABORT
+    # chunk with the T bit set" (there is no tag to address it with, so it reflects ours);
+    # with OS or MIS 0 it "MUST destroy the TCB and SHOULD send an ABORT chunk". An a_rwnd
+    # below 1500 is handled alike, as Errata 7148 to RFC 9260 corrects 3.3.3 (the published
+    # text, copied from the INIT's, would keep retrying a peer that answers alike).
+    if (
+        chunk.initiate_tag == 0
+        or chunk.outbound_streams == 0
+        or chunk.inbound_streams == 0
+        or chunk.a_rwnd < _MIN_INITIAL_WINDOW
+    ):
+        cause = causes.invalid_mandatory_parameter()
         if chunk.initiate_tag:
-            self._send_raw(
-                inbound.source,
-                inbound.source_port,
-                chunk.initiate_tag,
-                (AbortChunk((causes.invalid_mandatory_parameter(),)),),
-            )
-            self.stats.aborts_sent += 1
+            abort = AbortChunk((cause,))
+            self._send_raw(inbound.source, inbound.source_port, chunk.initiate_tag, (abort,))
+        else:
+            abort = AbortChunk((cause,), reflected_tag=True)
+            self._send_raw(inbound.source, inbound.source_port, self._local_tag, (abort,))
+        self.stats.aborts_sent += 1
         self._close(now, CauseCode.INVALID_MANDATORY_PARAMETER, aborted=True)
         return False
     parsed = _parse_params(chunk.params, _KNOWN_INIT_ACK_PARAMS)
@@ -328,22 +349,34 @@ def _on_cookie_echo(self: Association, chunk: CookieEchoChunk, inbound: Inbound)
         self.stats.bad_cookies += 1
         self.stats.packets_dropped += 1
         return False
-    if isinstance(opened, Stale):
-        # Section 5.1.5 step 3: tell the peer how stale it was.
+    cookie = opened.state if isinstance(opened, Stale) else opened
+    if inbound.tag != cookie.local_tag or inbound.source_port != cookie.peer_port:
+        # Section 5.1.5 step 3 (before the lifetime check of step 4) and 8.5.1 D: "Compare
+        # the port numbers and the Verification Tag contained within the COOKIE ECHO chunk to
+        # the actual port numbers and the Verification Tag within the SCTP common header of
+        # the received packet. If these values do not match, the packet MUST be silently
+        # discarded." (The destination port was checked on arrival: it is ours.)
+        self.stats.bad_cookies += 1
+        self.stats.packets_dropped += 1
+        return False
+    if isinstance(opened, Stale) and not (
+        self.state is not State.CLOSED
+        and self._peer_tag
+        and cookie.local_tag == self._local_tag
+        and cookie.peer_tag == self._peer_tag
+    ):
+        # Section 5.1.5 step 4: tell the peer how stale it was. Section 5.2.4 step 3 makes
+        # one exception: "If both Verification Tags in the State Cookie match the Verification
+        # Tags of the current association, consider the State Cookie valid (i.e., action D
+        # below), even if the lifespan is exceeded" (a COOKIE ACK lost for a long time).
         self.stats.stale_cookies += 1
         self.stats.errors_sent += 1
         self._send_raw(
             inbound.source,
             inbound.source_port,
-            opened.state.peer_tag,
+            cookie.peer_tag,
             (ErrorChunk((causes.stale_cookie(opened.staleness_us),)),),
         )
-        return False
-    cookie = opened
-    if inbound.tag != cookie.local_tag:
-        # Section 5.1.5 step 4 / 8.5.1 D: the packet's tag must be the cookie's.
-        self.stats.bad_cookies += 1
-        self.stats.packets_dropped += 1
         return False
     if self.state is State.CLOSED:
         self._establish_from_cookie(cookie, inbound)
@@ -480,6 +513,11 @@ def _restart(self: Association, cookie: CookieState, inbound: Inbound) -> None:
     self._deliver(inbound.source)
     self._t2.stop()
     self._t5.stop()
+    for path in self._paths.values():
+        # Section 5.2.4 A: "All the congestion control parameters (e.g., cwnd, ssthresh)
+        # related to this peer MUST be reset to their initial values" (the new data plane
+        # below sets ssthresh from the peer's new a_rwnd again).
+        path.destination.reset_congestion_control()
     self._establish_from_cookie(cookie, inbound)
     for path in self._paths.values():
         path.destination.error_count = 0

@@ -71,10 +71,18 @@ def _receive_packet(self: Association, packet: Packet, source: Address, now: flo
         assert type(init) is InitChunk
         self._on_init(init, inbound)
         return
+    tag = packet.verification_tag
+    if tag == 0:
+        # RFC 9260 section 8.5.1 A: "When an endpoint receives an SCTP packet with the
+        # Verification Tag set to 0, it should verify that the packet contains only an INIT
+        # chunk. Otherwise, MUST silently discard the packet." No tag of ours is 0 (5.3.1),
+        # so this also keeps a zero-tag packet from drawing an out-of-the-blue ABORT (8.4).
+        stats.packets_dropped += 1
+        stats.vtag_mismatch += 1
+        return
     if self.state is State.CLOSED:
         self._receive_ootb(packet, inbound)
         return
-    tag = packet.verification_tag
     first = chunks[0]
     if tag != self._local_tag and type(first) is not CookieEchoChunk:
         self._receive_foreign_tag(packet, inbound)

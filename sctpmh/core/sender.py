@@ -171,6 +171,7 @@ class Sender:
         "_queue",
         "_queued_bytes",
         "_recovery_exit",
+        "_restart_t3",
         "_rtx",
         "_rtx_dirty",
         "_timed",
@@ -200,6 +201,7 @@ class Sender:
         self._timed: dict[Destination, OutboundChunk] = {}
         self._recovery_exit: int | None = None
         self._fast_rtx_allowance = False
+        self._restart_t3 = False
         self._peer_rwnd = 0
         self._flight_at_sack = 0
 
@@ -409,8 +411,22 @@ class Sender:
                 # Karn's rule (RFC 9260 section 6.3.1 C5): a retransmitted chunk gives no
                 # RTT sample.
                 self._untime(item)
+            if item.fast_retransmitted and item.chunk.tsn == (self._cum_ack + 1) & _MASK:
+                # RFC 9260 section 7.2.4 step 4: "Restart the T3-rtx timer only if the last
+                # SACK chunk acknowledged the lowest outstanding TSN number sent to that
+                # address, or the endpoint is retransmitting the first outstanding DATA chunk
+                # sent to that address." This is the second case.
+                self._restart_t3 = True
             out.append(item.chunk)
         return budget
+
+    def take_t3_restart(self) -> bool:
+        """Whether a fast retransmission since the last call resent the first outstanding
+        DATA chunk, so that its destination's T3-rtx is to be restarted (RFC 9260 section
+        7.2.4 step 4); the flag is cleared."""
+        restart = self._restart_t3
+        self._restart_t3 = False
+        return restart
 
     def _untime(self, item: OutboundChunk) -> None:
         item.timed = False
@@ -631,6 +647,7 @@ class Sender:
         self._marked = 0
         self._queued_bytes = self._outstanding_bytes = self._flight_bytes = 0
         self._recovery_exit = None
+        self._restart_t3 = False
         # Nothing is outstanding any more: a late SACK must find nothing to acknowledge.
         self._cum_ack = self._highest_sent = (self._next_tsn - 1) & _MASK
         return result
