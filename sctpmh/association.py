@@ -109,6 +109,8 @@ class Association(AssociationProtocol):
         "_exception",
         "_loop",
         "_messages",
+        "_read_high_water",
+        "_reading_paused",
         "_received_size",
         "_streams",
         "_transport",
@@ -122,6 +124,9 @@ class Association(AssociationProtocol):
         self._streams: dict[int, Stream] = {}
         self._events = _Queue[Event](maxlen=EVENT_BACKLOG)
         self._received_size = 0
+        # Set from the transport's Config in connection_made; read for every message.
+        self._read_high_water = 0
+        self._reading_paused = False  # whether this object paused the transport's reading
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._write_paused = False
         self._closed = self._loop.create_future()
@@ -140,20 +145,19 @@ class Association(AssociationProtocol):
 
     def connection_made(self, transport: AssociationTransport) -> None:
         self._transport = transport
+        self._read_high_water = transport.config.read_high_water
 
     def message_received(self, message: Message) -> None:
         stream = self._streams.get(message.stream)
         queue = stream._queue if stream is not None else self._messages
         queue.put(message)
         self._received_size += len(message.data)
-        transport = self._transport
-        if (
-            transport is not None
-            and transport.is_reading()
-            and self._received_size > transport.config.read_high_water
-        ):
+        if self._received_size > self._read_high_water and not self._reading_paused:
             # Nobody is reading fast enough: stop taking messages so memory stays bounded.
-            transport.pause_reading()
+            transport = self._transport
+            if transport is not None:
+                self._reading_paused = True
+                transport.pause_reading()
 
     def event_received(self, event: Event) -> None:
         self._events.put(event)
@@ -249,7 +253,8 @@ class Association(AssociationProtocol):
         Linux drops it without a :class:`~sctpmh.SendFailed` event.
         """
         self.transport.send(data, stream=stream, ppid=ppid, unordered=unordered, to=to, ttl=ttl)
-        await self.drain()
+        if self._write_paused or self._exception is not None:
+            await self.drain()
 
     async def set_primary(self, address: Address) -> None:
         """Send to the peer's ``address`` by default from now on (RFC 9260 section 6.4).
@@ -329,13 +334,13 @@ class Association(AssociationProtocol):
             await waiter
         message = queue.get()
         self._received_size -= len(message.data)
-        transport = self._transport
-        if (
-            transport is not None
-            and not transport.is_reading()
-            and self._received_size <= transport.config.read_high_water // 4
-        ):
-            transport.resume_reading()
+        if self._reading_paused and self._received_size <= self._read_high_water // 4:
+            # Only a pause of this object's own is lifted: one the application made through
+            # the transport stays until the application lifts it.
+            self._reading_paused = False
+            transport = self._transport
+            if transport is not None:
+                transport.resume_reading()
         return message
 
     def _closed_error(self) -> AssociationClosedError:
