@@ -6,6 +6,11 @@ peer's receive window and the destination's congestion window (section 6.1 rules
 processes SACKs (section 6.2.1), detects loss by miss indications (section 7.2.4) and marks
 chunks for retransmission after a T3-rtx timeout (section 6.3.3 E3).
 
+A chunk acknowledged by a Gap Ack Block is not delivered for good: the receiver may drop it
+again (renege, section 6.2) until its Cumulative TSN Ack passes it. Such chunks stay in the
+sender, and a SACK that no longer reports one puts it back in flight, unacknowledged (6.2.1 D
+iii); :attr:`SackResult.reneged` names the destinations whose T3-rtx must then run (6.3.2 R4).
+
 Division of work with the association and :class:`~sctpmh.core.destination.Destination`:
 
 * The sender keeps ``Destination.flight_size`` of every destination it sent to (it alone knows
@@ -24,6 +29,7 @@ DATA chunk bytes on the wire.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass
 from itertools import chain
@@ -62,7 +68,9 @@ class OutboundChunk:
     transmissions: int = 0
     """How many times it went on the wire."""
     acked: bool = False
-    """Acknowledged (by a Gap Ack Block, or cumulatively) and no longer in flight."""
+    """Acknowledged (by a Gap Ack Block, or cumulatively) and no longer in flight; a Gap Ack
+    Block's acknowledgement is withdrawn if a later SACK no longer reports it (reneging,
+    RFC 9260 section 6.2.1 D iii)."""
     miss_indications: int = 0
     """SACKs that reported it missing since it was last sent (RFC 9260 section 7.2.4)."""
     retransmit: bool = False
@@ -115,6 +123,10 @@ class SackResult:
     ignored: bool = False
     """The SACK was out of date (its Cumulative TSN Ack is behind the current one, 6.2.1 D)
     or acknowledged a TSN never sent; nothing changed."""
+    reneged: tuple[Destination, ...] = ()
+    """Destinations of chunks that an earlier SACK acknowledged by a Gap Ack Block and this
+    one no longer reports: the peer reneged on them (6.2.1 D iii). They are outstanding
+    again, and T3-rtx is to be started on these destinations if not running (6.3.2 R4)."""
 
     def update_destinations(self) -> None:
         """Apply this SACK to the destinations: RTT samples (RFC 9260 section 6.3.1), the
@@ -159,6 +171,7 @@ class Sender:
         "_flight_at_sack",
         "_flight_bytes",
         "_fragmented",
+        "_gap_acked",
         "_highest_sent",
         "_marked",
         "_max_message_size",
@@ -191,6 +204,10 @@ class Sender:
         self._outstanding: dict[int, OutboundChunk] = {}
         self._outstanding_bytes = 0
         self._flight_bytes = 0
+        # The outstanding chunks acknowledged by Gap Ack Blocks only, by TSN: the ones the
+        # peer may still renege on (RFC 9260 section 6.2.1 D iii). Exactly the entries of
+        # ``_outstanding`` with ``acked`` set.
+        self._gap_acked: dict[int, OutboundChunk] = {}
         # Chunks marked for retransmission (lazily pruned; sorted by TSN when dirty).
         self._rtx: deque[OutboundChunk] = deque()
         self._rtx_dirty = False
@@ -434,7 +451,7 @@ class Sender:
         if destination is not None and self._timed.get(destination) is item:
             del self._timed[destination]
 
-    def on_sack(self, sack: SackChunk, now: float) -> SackResult:
+    def on_sack(self, sack: SackChunk, now: float, *, gaps_reported: bool = True) -> SackResult:
         """Process one SACK (RFC 9260 sections 6.2.1, 7.2.4).
 
         A SACK whose Cumulative TSN Ack is behind the current Cumulative TSN Ack Point, or
@@ -443,7 +460,12 @@ class Sender:
         reported missing collect miss indications by the HTNA rule (7.2.4): only those
         below the highest TSN newly acknowledged, or, in Fast Recovery on a SACK advancing the
         cumulative ack, all reported missing. The third indication marks a chunk for fast
-        retransmission; the first such SACK outside Fast Recovery enters it.
+        retransmission; the first such SACK outside Fast Recovery enters it. Chunks gap
+        acknowledged before and not reported now are reneged (6.2.1 D iii, see
+        :attr:`SackResult.reneged`).
+
+        ``gaps_reported=False`` is for the Cumulative TSN Ack of a SHUTDOWN, which has no
+        room for Gap Ack Blocks, so their absence withdraws nothing (section 9.2).
         """
         cum = sack.cumulative_tsn_ack & _MASK
         old_cum = self._cum_ack
@@ -467,9 +489,10 @@ class Sender:
                 item = outstanding.pop(tsn, None)
                 if item is None:
                     continue  # only after drain_unsent()
-                if not item.acked:
+                if item.acked:
+                    del self._gap_acked[tsn]
+                else:
                     newly_acked += self._acknowledge(item, now, tallies)
-                item.acked = True
                 if item.chunk.ending and not item.chunk.beginning:
                     self._fragmented.pop(item.message_id, None)
             self._cum_ack = cum
@@ -477,6 +500,12 @@ class Sender:
         # 2. Gap Ack Blocks: ascending, non-overlapping blocks beyond the cumulative ack;
         # anything else is malformed and skipped, and blocks are clipped to what was sent so
         # a hostile SACK cannot make us walk 65535 TSNs per block.
+        # Every outstanding chunk found in a block is gap acknowledged after it, and no TSN is
+        # visited twice, so ``reported`` counts the entries of ``gap_acked`` this SACK reports:
+        # fewer than all of them means the peer reneged (6.2.1 D iii), found without a pass
+        # over the gap-acked chunks when it did not.
+        gap_acked = self._gap_acked
+        reported = 0
         highest_offset = (self._highest_sent - cum) & _MASK
         last_end = 0
         for start, end in sack.gap_blocks:
@@ -486,10 +515,15 @@ class Sender:
             if start > highest_offset:
                 break
             for offset in range(start, min(end, highest_offset) + 1):
-                item = outstanding.get((cum + offset) & _MASK)
-                if item is not None and not item.acked:
+                tsn = (cum + offset) & _MASK
+                item = outstanding.get(tsn)
+                if item is None:
+                    continue
+                if not item.acked:
                     newly_acked += self._acknowledge(item, now, tallies)
+                    gap_acked[tsn] = item
                     htna = offset
+                reported += 1
         reported_end = min(last_end, highest_offset)
 
         # 3. Miss indications (RFC 9260 section 7.2.4) and Fast Recovery.
@@ -515,6 +549,12 @@ class Sender:
                     self._mark(item)
                     newly_marked = True
 
+        # 4. Reneging, after the miss indications so that a reneged chunk gets exactly the
+        # one that 6.2.1 D iii counts for it.
+        reneged: tuple[Destination, ...] = ()
+        if gaps_reported and reported < len(gap_acked):
+            reneged = self._renege(sack)
+
         entered = False
         if self._recovery_exit is not None and ((cum - self._recovery_exit) & _MASK) < _HALF:
             # Everything up to the exit point is acknowledged: Fast Recovery is over (7.2.4).
@@ -525,7 +565,8 @@ class Sender:
             self._fast_rtx_allowance = True
             entered = True
 
-        # 4. The peer's window: a_rwnd less what is still in flight (6.2.1 B).
+        # 5. The peer's window: a_rwnd less what is still in flight (6.2.1 B), reneged
+        # chunks included.
         self._peer_rwnd = max(0, sack.a_rwnd - self._flight_bytes)
         self._flight_at_sack = self._flight_bytes
 
@@ -551,7 +592,47 @@ class Sender:
             self._peer_rwnd,
             tuple(acks),
             self._recovery_exit is not None,
+            reneged=reneged,
         )
+
+    def _renege(self, sack: SackChunk) -> tuple[Destination, ...]:
+        # RFC 9260 section 6.2.1 D iii: a TSN "previously acknowledged via a Gap Ack Block"
+        # that this SACK is missing is "possibly missing": it is outstanding and in flight
+        # again (its bytes count against the peer's window, 6.2.1 B), T3-rtx may mark it
+        # (6.3.3 E3), and it gets "one miss indication towards fast retransmit" (7.2.4). Called
+        # only when the SACK reports fewer gap-acked chunks than there are; the work is
+        # proportional to their number. The blocks are read with the same rules as in
+        # on_sack(), so a block skipped there reports nothing here either.
+        cum = self._cum_ack
+        starts: list[int] = []
+        ends: list[int] = []
+        last_end = 0
+        for start, end in sack.gap_blocks:
+            if start <= last_end or end < start:
+                continue
+            last_end = end
+            starts.append(start)
+            ends.append(end)
+        reneged: dict[Destination, None] = {}
+        withdrawn: list[int] = []
+        for tsn, item in self._gap_acked.items():
+            offset = (tsn - cum) & _MASK
+            block = bisect_right(starts, offset) - 1
+            if block >= 0 and offset <= ends[block]:
+                continue  # still reported
+            withdrawn.append(tsn)
+            item.acked = False
+            item.miss_indications = 1
+            size = len(item.chunk.data)
+            self._outstanding_bytes += size
+            self._flight_bytes += size
+            destination = item.destination
+            assert destination is not None  # only sent chunks are acknowledged
+            destination.flight_size += size
+            reneged[destination] = None
+        for tsn in withdrawn:
+            del self._gap_acked[tsn]
+        return tuple(reneged)
 
     def _tally(self, item: OutboundChunk, tallies: dict[Destination, _AckTally]) -> _AckTally:
         destination = item.destination
@@ -642,6 +723,7 @@ class Sender:
         self._queue.clear()
         self._outstanding.clear()
         self._rtx.clear()
+        self._gap_acked.clear()
         self._fragmented.clear()
         self._timed.clear()
         self._marked = 0

@@ -57,7 +57,9 @@ def _on_shutdown(self: Association, chunk: ShutdownChunk, inbound: Inbound) -> b
     sender = self._sender
     # RFC 9260 section 9.2: the SHUTDOWN's Cumulative TSN Ack acknowledges like a SACK.
     if sender is not None and tsn_lt(sender.cumulative_tsn_ack, chunk.cumulative_tsn_ack):
-        self._process_ack(SackChunk(chunk.cumulative_tsn_ack, self._peer_a_rwnd), now)
+        self._process_ack(
+            SackChunk(chunk.cumulative_tsn_ack, self._peer_a_rwnd), now, gaps_reported=False
+        )
         if self._finished:
             return False
     if self.state in (State.ESTABLISHED, State.SHUTDOWN_PENDING):

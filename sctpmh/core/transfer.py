@@ -135,15 +135,20 @@ def _fits_window(self: Association, tsn: int) -> bool:
 def _on_sack(self: Association, chunk: SackChunk, inbound: Inbound) -> bool:
     self.stats.sacks_received += 1
     self._last_sack_at = inbound.now
-    self._process_ack(chunk, inbound.now)
+    self._process_ack(chunk, inbound.now, gaps_reported=True)
     return True
 
 
-def _process_ack(self: Association, chunk: SackChunk, now: float) -> None:
+def _process_ack(
+    self: Association, chunk: SackChunk, now: float, *, gaps_reported: bool = False
+) -> None:
+    # ``gaps_reported`` is True for a real SACK only. The other caller passes the Cumulative
+    # TSN Ack of a SHUTDOWN, which cannot carry Gap Ack Blocks, so their absence there is no
+    # reneging (RFC 9260 section 9.2); hence the default.
     sender = self._sender
     if sender is None:
         return
-    result = sender.on_sack(chunk, now)
+    result = sender.on_sack(chunk, now, gaps_reported=gaps_reported)
     if result.ignored:
         return
     self._peer_a_rwnd = chunk.a_rwnd
@@ -166,6 +171,13 @@ def _process_ack(self: Association, chunk: SackChunk, now: float) -> None:
             path.t3.stop()
         elif result.cum_ack_advanced and path.t3.running:
             path.t3.start(now, path.destination.rto)
+    for destination in result.reneged:
+        # Section 6.3.2 R4: the peer reneged on chunks sent there, which are outstanding
+        # again; T3 must run for them even if nothing else is outstanding (R2 may just
+        # have stopped it), or nothing would ever resend them.
+        reneged_on = self._paths.get(destination.address[0])
+        if reneged_on is not None and not reneged_on.t3.running:
+            reneged_on.t3.start(now, destination.rto)
     if result.newly_acked_bytes and self.config.sender_dry_events and sender.all_acked:
         self._events.append(SenderDry())
     self._check_shutdown_progress(now)

@@ -20,6 +20,8 @@ from sctpmh.core.chunks import (
     InitAckChunk,
     InitChunk,
     SackChunk,
+    ShutdownAckChunk,
+    ShutdownChunk,
 )
 from sctpmh.core.destination import INITIAL_CWND_CAP
 from sctpmh.core.packet import Packet, encode_packet
@@ -295,3 +297,114 @@ def test_fast_retransmit_of_the_first_outstanding_chunk_restarts_t3() -> None:
     # T3 was restarted by the fast retransmission, so it expires one RTO (1 s, no RTT sample
     # yet) after it, not one RTO after the original transmission.
     assert timeout - fast == pytest.approx(1.0, abs=0.05)
+
+
+# --- sections 6.2.1 D iii and 6.3.2 R4: a receiver that reneges ---------------------------------
+
+_TSN_SPACE = 2**32
+
+
+class _RenegingReceiver:
+    # The tester as a data receiver that may renege (RFC 9260 section 6.2): it holds DATA
+    # above its cumulative TSN, reports it in Gap Ack Blocks, and can drop it again. Every
+    # message here is one chunk, so a chunk delivered is a message delivered.
+
+    def __init__(self, initial_tsn: int) -> None:
+        self.cumulative = (initial_tsn - 1) % _TSN_SPACE
+        self.held: dict[int, bytes] = {}
+        self.delivered: list[bytes] = []
+
+    def receive(self, chunk: DataChunk) -> None:
+        offset = (chunk.tsn - self.cumulative) % _TSN_SPACE
+        if offset == 0 or offset >= _TSN_SPACE // 2 or chunk.tsn in self.held:
+            return  # a duplicate: delivered or held already
+        self.held[chunk.tsn] = chunk.data
+        following = (self.cumulative + 1) % _TSN_SPACE
+        while following in self.held:
+            self.delivered.append(self.held.pop(following))
+            self.cumulative = following
+            following = (following + 1) % _TSN_SPACE
+
+    def renege(self) -> None:
+        self.held.clear()
+
+    def sack(self) -> SackChunk:
+        offsets = sorted((tsn - self.cumulative) % _TSN_SPACE for tsn in self.held)
+        blocks: list[tuple[int, int]] = []
+        for offset in offsets:
+            if blocks and blocks[-1][1] == offset - 1:
+                blocks[-1] = (blocks[-1][0], offset)
+            else:
+                blocks.append((offset, offset))
+        return SackChunk(self.cumulative, 65536, tuple(blocks))
+
+
+def test_reneged_chunks_are_retransmitted_and_every_message_arrives_once() -> None:
+    # RFC 9260 section 6.2.1 D iii: "If the SACK is missing a TSN that was previously
+    # acknowledged via a Gap Ack Block (e.g., the data receiver reneged on the data), then
+    # consider the corresponding DATA that might be possibly missing", and section 6.3.2 R4:
+    # start T3-rtx for its destination. Without the rule the sender takes the chunks as
+    # delivered for good: once the rest is acknowledged nothing is outstanding, T3 stops and
+    # the association stalls with the peer never getting them.
+    session = open_session()
+    iut, net = session.iut, session.net
+    first = session.iut_initial_tsn
+    messages = [bytes([number]) * 200 for number in range(8)]
+    receiver = _RenegingReceiver(first)
+    mark = session.mark()
+    for message in messages:
+        iut.send(message, now=net.now)
+    net.run_for(0.05)
+    flight = of_type(session.chunks_since(mark), DataChunk)
+    assert [chunk.tsn for chunk in flight] == [(first + n) % _TSN_SPACE for n in range(8)]
+    # The first chunk is lost; the other seven arrive and are gap acknowledged...
+    for chunk in flight[1:]:
+        receiver.receive(chunk)
+    session.send(receiver.sack())
+    assert receiver.sack().gap_blocks == ((2, 8),)
+    # ... then the receiver drops them (memory pressure) and SACKs without them from now on.
+    receiver.renege()
+
+    mark = session.mark()
+    seen = mark
+    for _ in range(400):  # 20 simulated seconds
+        if len(receiver.delivered) == len(messages):
+            break
+        net.run_for(0.05)
+        arrived = of_type(session.chunks_since(seen), DataChunk)
+        seen = session.mark()
+        for chunk in arrived:
+            receiver.receive(chunk)
+        if arrived:
+            session.send(receiver.sack())
+    assert receiver.delivered == messages, "the association stalled on reneged chunks"
+    resent = [chunk.tsn for chunk in of_type(session.chunks_since(mark), DataChunk)]
+    for tsn in (chunk.tsn for chunk in flight[1:]):
+        assert tsn in resent  # each reneged chunk went out again
+    net.run_for(0.5)
+    assert iut.stats.data_chunks_sent == len(set(resent)) + len(messages)
+    assert not any(isinstance(e, AssociationClosed) for e in session.events())
+
+
+def test_shutdown_cumulative_ack_does_not_renege_gap_acked_chunks() -> None:
+    # RFC 9260 section 9.2: "Since the SHUTDOWN chunk does not contain Gap Ack Blocks, it
+    # cannot be used to acknowledge TSNs received out of order. In a SACK chunk, lack of Gap
+    # Ack Blocks that were previously included indicates that the data receiver reneged on
+    # the associated DATA chunks." So after a SHUTDOWN only the chunk really missing is
+    # resent, not the ones the peer still holds.
+    session = open_session()
+    iut, net = session.iut, session.net
+    first = session.iut_initial_tsn
+    mark = session.mark()
+    for number in range(4):
+        iut.send(bytes([number]) * 200, now=net.now)
+    net.run_for(0.05)
+    assert len(of_type(session.chunks_since(mark), DataChunk)) == 4
+    session.send(SackChunk((first - 1) % _TSN_SPACE, 65536, ((3, 4),)))  # third, fourth held
+    mark = session.mark()
+    session.send(ShutdownChunk(first))  # the first arrived; the second is still missing
+    net.run_for(2.5)  # one T3 expiry (RTO 1 s), not two
+    resent = [chunk.tsn for chunk in of_type(session.chunks_since(mark), DataChunk)]
+    assert resent == [(first + 1) % _TSN_SPACE]
+    session.send(ShutdownChunk((first + 3) % _TSN_SPACE))
+    session.expect(ShutdownAckChunk, within=1.0)

@@ -233,6 +233,137 @@ def test_gap_acked_chunks_leave_flight_but_stay_until_cum_acked() -> None:
     assert s.all_acked
 
 
+# --- reneging (RFC 9260 sections 6.2.1 D iii, 6.3.2 R4) ---------------------------------------
+
+
+def test_gap_acked_chunk_no_longer_reported_is_outstanding_again() -> None:
+    s = sender_with(4)
+    d = destination(BIG)
+    s.chunks_to_send(0.0, d, BIG, BIG)
+    s.on_sack(sack(1, (2, 3)), 0.1)  # TSNs 3 and 4 gap acked, 2 missing
+    assert (s.flight_bytes, s.outstanding_bytes, d.flight_size) == (1000, 1000, 1000)
+    result = s.on_sack(sack(1, a_rwnd=50_000), 0.2)  # the peer dropped 3 and 4
+    assert result.reneged == (d,)
+    assert result.newly_acked_bytes == 0
+    assert (s.flight_bytes, s.outstanding_bytes, d.flight_size) == (3000, 3000, 3000)
+    # The reneged bytes count against the peer's window again (6.2.1 B).
+    assert result.peer_rwnd == s.peer_rwnd == 47_000
+    # Outstanding again, T3-rtx marks them (6.3.3 E3) and they are resent in TSN order.
+    s.on_t3_expired(d)
+    assert (s.flight_bytes, d.flight_size, s.outstanding_bytes) == (0, 0, 3000)
+    assert tsns(s.chunks_to_send(1.0, d, BIG, BIG)) == [2, 3, 4]
+    assert s.on_sack(sack(4), 1.1).newly_acked_bytes == 3000
+    assert s.all_acked
+    assert (s.flight_bytes, d.flight_size) == (0, 0)
+
+
+def test_only_the_chunks_left_out_are_reneged_and_reacknowledging_counts_again() -> None:
+    s = sender_with(5)
+    d = destination(BIG)
+    other = destination(BIG)
+    s.chunks_to_send(0.0, d, BIG, BIG)  # TSNs 1..5 to d
+    s.enqueue(b"o" * 500, 0, 0, False, 1200)
+    s.chunks_to_send(0.0, other, BIG, BIG)  # TSN 6 to the other destination
+    s.on_sack(sack(1, (2, 2), (4, 5)), 0.1)  # 3, 5 and 6 gap acked
+    assert (d.flight_size, other.flight_size) == (2000, 0)
+    result = s.on_sack(sack(1, (2, 2), (4, 4)), 0.2)  # 6 dropped, 3 and 5 still held
+    assert result.reneged == (other,)
+    assert (d.flight_size, other.flight_size, s.flight_bytes) == (2000, 500, 2500)
+    result = s.on_sack(sack(1, (4, 5)), 0.3)  # 3 dropped, 5 still held, 6 held again
+    assert result.reneged == (d,)
+    assert result.newly_acked_bytes == 500  # TSN 6, acknowledged a second time
+    assert (d.flight_size, other.flight_size, s.flight_bytes) == (3000, 0, 3000)
+    assert s.outstanding_bytes == 3000
+
+
+def test_reneged_chunk_counts_one_miss_indication_towards_fast_retransmit() -> None:
+    s = sender_with(6)
+    d = destination(BIG)
+    s.chunks_to_send(0.0, d, BIG, BIG)
+    s.on_sack(sack(1, (2, 2)), 0.1)  # TSN 3 gap acked; TSN 2 misses once (HTNA = 3)
+    assert s.on_sack(sack(1), 0.2).reneged == (d,)  # TSN 3: one miss indication (6.2.1 D iii)
+    assert not s.on_sack(sack(1, (3, 3)), 0.3).fast_retransmit  # 2 and 3 miss again
+    result = s.on_sack(sack(1, (3, 4)), 0.4)  # the third miss of both
+    assert result.fast_retransmit
+    assert tsns(s.chunks_to_send(0.5, d, BIG, BIG)) == [2, 3]
+
+
+def test_cumulative_ack_passing_gap_acked_chunks_reneges_nothing() -> None:
+    s = sender_with(4)
+    d = destination(BIG)
+    s.chunks_to_send(0.0, d, BIG, BIG)
+    s.on_sack(sack(1, (2, 3)), 0.1)  # 3 and 4 gap acked
+    result = s.on_sack(sack(3, (1, 1)), 0.2)  # the cum ack takes 2 and 3, the block 4
+    assert result.reneged == ()
+    assert result.newly_acked_bytes == 1000
+    assert (s.flight_bytes, s.outstanding_bytes, d.flight_size) == (0, 0, 0)
+    result = s.on_sack(sack(4), 0.3)
+    assert (result.reneged, result.newly_acked_bytes) == ((), 0)
+    assert s.all_acked
+    assert s.on_sack(sack(4), 0.4).reneged == ()  # nothing left to renege on
+    assert (s.flight_bytes, d.flight_size) == (0, 0)
+
+
+def test_old_sack_reneges_nothing_and_shutdown_cum_ack_withdraws_no_gap_ack() -> None:
+    s = sender_with(5)
+    d = destination(BIG)
+    s.chunks_to_send(0.0, d, BIG, BIG)
+    s.on_sack(sack(2, (2, 3)), 0.1)  # 4 and 5 gap acked
+    assert s.on_sack(sack(1), 0.2).ignored  # behind the cum ack: no reneging either
+    assert d.flight_size == 1000
+    # A SHUTDOWN's Cumulative TSN Ack has no room for Gap Ack Blocks (RFC 9260 section 9.2).
+    result = s.on_sack(sack(3), 0.3, gaps_reported=False)
+    assert result.reneged == ()
+    assert result.newly_acked_bytes == 1000
+    assert (s.flight_bytes, s.outstanding_bytes, d.flight_size) == (0, 0, 0)
+    assert s.on_sack(sack(3), 0.4).reneged == (d,)  # a SACK without them does renege
+    assert d.flight_size == 2000
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 1200), min_size=1, max_size=12),
+    st.lists(
+        st.tuples(st.integers(0, 3), st.sets(st.integers(1, 12), max_size=8)),
+        min_size=1,
+        max_size=10,
+    ),
+)
+def test_outstanding_and_flight_follow_the_last_sack(
+    sizes: list[int], replies: list[tuple[int, set[int]]]
+) -> None:
+    # Whatever a peer acknowledges by gap blocks and later drops again, the sender's bytes
+    # outstanding are those its last SACK does not report, and flight stays consistent.
+    s = Sender(TOP - 4, 4, 100_000)  # across the TSN wrap
+    for size in sizes:
+        s.enqueue(b"z" * size, 0, 0, False, 1200)
+    d = destination(BIG)
+    s.chunks_to_send(0.0, d, BIG, BIG)
+    first = TOP - 4
+    cum_offset = 0  # TSNs acknowledged cumulatively
+    for step, (advance, held) in enumerate(replies):
+        cum_offset = min(len(sizes), cum_offset + advance)
+        offsets = sorted(o for o in held if cum_offset + o <= len(sizes))
+        blocks: list[tuple[int, int]] = []
+        for o in offsets:
+            if blocks and blocks[-1][1] == o - 1:
+                blocks[-1] = (blocks[-1][0], o)
+            else:
+                blocks.append((o, o))
+        result = s.on_sack(sack(first + cum_offset - 1, *blocks, a_rwnd=50_000), 0.1 * step)
+        assert not result.ignored
+        reported = {cum_offset + o for o in offsets}
+        expected = sum(
+            size for n, size in enumerate(sizes, 1) if n > cum_offset and n not in reported
+        )
+        assert s.outstanding_bytes == expected
+        assert s.flight_bytes == d.flight_size <= expected
+        assert result.peer_rwnd == max(0, 50_000 - s.flight_bytes)
+    s.on_sack(sack(first + len(sizes) - 1), 9.0)
+    assert s.all_acked
+    assert (s.flight_bytes, s.outstanding_bytes, d.flight_size) == (0, 0, 0)
+
+
 # --- fast retransmit and Fast Recovery (RFC 9260 section 7.2.4) -------------------------------
 
 
