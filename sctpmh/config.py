@@ -159,8 +159,11 @@ class Config:
 
     With the coroutine API up to twice this may wait in Python: once in the association's
     queue, and once more in a server's transport, which keeps reading the shared one-to-many
-    socket for the other associations until the paused one holds this much too. Not a
-    protocol parameter.
+    socket for the other associations until the paused one holds this much too. Then that
+    association is peeled off onto a socket of its own (RFC 6458 section 9.2) and only that
+    socket stops being read, so the server's other associations go on (where Linux refuses,
+    from a thread outside the socket's network namespace, the shared socket stops being read).
+    Not a protocol parameter.
     """
 
     max_message_size: int = 1024 * 1024

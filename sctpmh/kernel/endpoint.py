@@ -10,7 +10,10 @@ Socket styles (RFC 6458 sections 3 and 4):
   and notifications carry an association id and are demultiplexed here into one
   :class:`KernelAssociationTransport` per association;
 - a client uses one one-to-one socket (SOCK_STREAM) per association, so each association has
-  its own kernel buffers and flow control, and closing it is closing the fd.
+  its own kernel buffers and flow control, and closing it is closing the fd;
+- a server association whose application stops consuming is peeled off (RFC 6458 section
+  9.2) onto a socket of its own before reading stops, so that only its socket stops being
+  read and the shared socket goes on serving the other associations.
 
 The I/O callbacks follow asyncio's ``_SelectorTransport`` ladder: EAGAIN returns, SystemExit
 and KeyboardInterrupt propagate, any other exception is fatal to what it concerns.
@@ -148,6 +151,10 @@ class KernelEndpoint:
         self._closed = False
         self._ending: dict[KernelAssociationTransport, Exception | None] = {}
         self._send_buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        # A one-to-many endpoint's associations peeled off onto sockets of their own (see
+        # block_reading); each such endpoint knows where it came from.
+        self._peeled_off: set[KernelEndpoint] = set()
+        self._peeled_from: KernelEndpoint | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -188,6 +195,10 @@ class KernelEndpoint:
         if self._closed:
             return
         self._closed = True
+        for peeled in list(self._peeled_off):
+            peeled.close()
+        if self._peeled_from is not None:
+            self._peeled_from._peeled_off.discard(self)
         self._update_reading()
         self._set_writing(False)
         self._finish_endings()
@@ -213,12 +224,76 @@ class KernelEndpoint:
         self._reading = want
 
     def block_reading(self, assoc_id: int, blocked: bool) -> None:
-        """Stop (or restart) reading the socket on behalf of one association."""
+        """Stop (or restart) reading the socket on behalf of one association.
+
+        On a one-to-many socket the association is first peeled off onto a socket of its own,
+        and only that one stops being read; where Linux refuses (see :meth:`_peel_off`), the
+        shared socket stops being read, holding back every association on it.
+        """
         if blocked:
+            if self._one_to_many and not self._closed:
+                transport = self._transports.get(assoc_id)
+                if transport is not None and self._peel_off(transport) is not None:
+                    return
             self._read_blockers.add(assoc_id)
         else:
             self._read_blockers.discard(assoc_id)
         self._update_reading()
+
+    def _peel_off(self, transport: KernelAssociationTransport) -> KernelEndpoint | None:
+        """Move ``transport`` and its association to an endpoint on a socket of their own
+        (RFC 6458 section 9.2); None, and nothing changed, when the kernel refuses."""
+        if transport in self._ending:
+            # Its end is already read: it goes once the socket is read dry.
+            return None
+        assoc_id = transport.association_id
+        try:
+            sock = sockapi.peel_off(self._sock, assoc_id)
+        except OSError as exc:
+            # EINVAL when this thread is not in the socket's network namespace (Linux does
+            # not peel off across namespaces) or the association is going away.
+            logger.warning(
+                "association %d could not be peeled off (%s); reading the shared socket "
+                "stops until it resumes",
+                assoc_id,
+                exc.strerror or exc,
+            )
+            return None
+        peeled = KernelEndpoint(
+            self._loop,
+            sock,
+            self._config,
+            one_to_many=False,
+            on_association_lost=self._on_association_lost,
+        )
+        peeled._peeled_from = self
+        self._peeled_off.add(peeled)
+        del self._transports[assoc_id]
+        peeled._transports[assoc_id] = transport
+        transport._endpoint = peeled
+        # What the kernel has not been handed yet follows the association, in order, behind
+        # what it has (the association took its own send queue along).
+        kept: collections.deque[_Outgoing] = collections.deque()
+        for item in self._write_queue:
+            (peeled._write_queue if item.transport is transport else kept).append(item)
+        self._write_queue = kept
+        if not kept:
+            self._set_writing(False)
+        if peeled._write_queue:
+            peeled._set_writing(True)
+        if self._pieces_assoc == assoc_id and (self._pieces or self._skipping_oversize):
+            # A message read in part: the kernel moved the rest of its partial delivery to
+            # the new socket (its pd_lobby), so the pieces read so far go there too.
+            peeled._pieces, self._pieces = self._pieces, []
+            peeled._pieces_size, self._pieces_size = self._pieces_size, 0
+            peeled._skipping_oversize, self._skipping_oversize = self._skipping_oversize, False
+            peeled._pieces_assoc = assoc_id
+        self._read_blockers.discard(assoc_id)
+        peeled._read_blockers.add(assoc_id)
+        peeled.start()
+        self._update_reading()
+        transport._log.log(logging.DEBUG, "peeled off onto its own socket to pause reading")
+        return peeled
 
     def _on_readable(self) -> None:
         # How many reads per callback adapts to the traffic. Request-response traffic leaves
@@ -553,8 +628,9 @@ class KernelEndpoint:
 
     def _send(self, item: _Outgoing) -> None:
         transport = item.transport
-        if item.flags & sockapi.SCTP_EOF and not self._one_to_many:
-            # One-to-one sockets take no SCTP_EOF; shutdown() starts the same SHUTDOWN.
+        if item.flags & sockapi.SCTP_EOF and not self._one_to_many and self._peeled_from is None:
+            # One-to-one sockets take no SCTP_EOF; shutdown() starts the same SHUTDOWN. A
+            # peeled-off socket is the other way round: Linux ignores its shutdown().
             self._sock.shutdown(socket.SHUT_WR)
             return
         sockapi.send_message(
@@ -859,7 +935,8 @@ class KernelAssociationTransport(AssociationTransport):
     def add_local_address(self, address: SockAddr) -> None:
         """Start using one more local address (RFC 5061 section 4.2.1; Linux needs
         net.sctp.addip_enable=1 on both sides). On a server's one-to-many socket the address
-        joins the endpoint, and so every association on it."""
+        joins the endpoint, and so every association on it; an association peeled off onto
+        a socket of its own (see ``KernelEndpoint.block_reading``) changes only its own."""
         sockapi.add_local_address(self._endpoint.socket, self._local_endpoint(address))
 
     def remove_local_address(self, address: SockAddr) -> None:

@@ -67,14 +67,17 @@ __all__ = [
     "get_primary_address",
     "milliseconds",
     "parse_rcvinfo",
+    "peel_off",
     "plain_address",
     "prepare_socket",
     "prinfo_cmsg",
+    "receives_rcvinfo",
     "remove_local_address",
     "request_peer_primary",
     "send_message",
     "set_primary_address",
     "sndinfo_cmsg",
+    "subscribed_events",
 ]
 
 SockAddr = tuple[str, int]
@@ -94,6 +97,7 @@ _SCTP_PEER_ADDR_THLDS: Final = 31
 _SCTP_RECVRCVINFO: Final = 32
 _SCTP_SOCKOPT_BINDX_ADD: Final = 100
 _SCTP_SOCKOPT_BINDX_REM: Final = 101
+_SCTP_SOCKOPT_PEELOFF_FLAGS: Final = 122
 _SCTP_GET_PEER_ADDRS: Final = 108
 _SCTP_GET_LOCAL_ADDRS: Final = 109
 _SCTP_SOCKOPT_CONNECTX: Final = 110
@@ -173,6 +177,8 @@ _REMOTE_ERROR: Final = struct.Struct("=HHI2sxxi")
 _SEND_FAILED_EVENT: Final = struct.Struct("=HHII")
 _ASSOC_ID_ONLY: Final = struct.Struct("=HHIi")
 _EVENT: Final = struct.Struct("=iHBx")  # sctp_event: assoc_id, type, on
+# sctp_peeloff_flags_arg_t: sctp_peeloff_arg_t { associd, sd }, then flags.
+_PEELOFF_FLAGS_ARG: Final = struct.Struct("=iiI")
 _PADDRINFO_TAIL: Final = struct.Struct("=iIIII")  # state, cwnd, srtt (ms), rto (ms), mtu
 # sctp_paddrparams and sctp_paddrthlds are packed structs (no padding) aligned to 4 bytes.
 _PADDRPARAMS: Final = struct.Struct("=i128sIHIIIIBx")
@@ -304,6 +310,34 @@ def prepare_socket(sock: socket.socket, config: Config) -> None:
             threshold,
         ),
     )
+
+
+def peel_off(sock: socket.socket, assoc_id: int) -> socket.socket:
+    """Move association ``assoc_id`` off one-to-many ``sock`` onto a socket of its own
+    (sctp_peeloff, RFC 6458 section 9.2), returned non-blocking and close-on-exec.
+
+    Linux moves the association with everything it holds: its unread messages and
+    notifications, a partial delivery in progress, its queued and unacknowledged data, and
+    its options; the new socket copies the old one's options (sctp_sock_migrate). The new
+    socket is of Linux's "UDP high bandwidth" style: one association, whose id is ignored,
+    and which takes SCTP_EOF / SCTP_ABORT in SCTP_SNDINFO but not ``shutdown()``.
+
+    Raises ``OSError``: EINVAL when the association is gone, or when the calling thread is not
+    in the socket's network namespace (Linux refuses to peel off across namespaces).
+    """
+    # SCTP_SOCKOPT_PEELOFF_FLAGS (Linux 4.13+) creates the descriptor with SOCK_CLOEXEC at
+    # once, so that no fork in another thread can inherit it in between.
+    flags = socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+    request = _PEELOFF_FLAGS_ARG.pack(assoc_id, 0, flags)
+    reply = _getsockopt_inout(sock, _SCTP_SOCKOPT_PEELOFF_FLAGS, request, len(request))
+    _, fd, _ = _PEELOFF_FLAGS_ARG.unpack_from(reply)
+    try:
+        peeled = socket.socket(fileno=fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    peeled.setblocking(False)  # sets Python's timeout too, not only O_NONBLOCK
+    return peeled
 
 
 def milliseconds(seconds: float) -> int:
@@ -561,6 +595,23 @@ def get_association_parameters(sock: socket.socket, assoc_id: int) -> Associatio
         association_max_retransmissions=association_max,
         potentially_failed_threshold=pf_threshold,
     )
+
+
+def subscribed_events(sock: socket.socket, assoc_id: int) -> frozenset[int]:
+    """The notification types (of :data:`SUBSCRIBED_EVENTS` and SCTP_SENDER_DRY_EVENT)
+    association ``assoc_id`` is subscribed to (SCTP_EVENT read back, RFC 6458 6.2.2)."""
+    subscribed = set()
+    for event_type in (*SUBSCRIBED_EVENTS, _SCTP_SENDER_DRY_EVENT):
+        request = _EVENT.pack(assoc_id, event_type, 0)
+        reply = _getsockopt_inout(sock, _SCTP_EVENT, request, _EVENT.size)
+        if _EVENT.unpack_from(reply)[2]:
+            subscribed.add(event_type)
+    return frozenset(subscribed)
+
+
+def receives_rcvinfo(sock: socket.socket) -> bool:
+    """Whether messages read from ``sock`` carry SCTP_RCVINFO (RFC 6458 section 8.1.29)."""
+    return bool(sock.getsockopt(SOL_SCTP, _SCTP_RECVRCVINFO))
 
 
 # --- messages --------------------------------------------------------------------------------

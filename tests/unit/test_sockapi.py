@@ -823,9 +823,20 @@ def test_socket_option_numbers_match_header() -> None:
     assert sockapi._SCTP_PEER_ADDR_THLDS == 31
     assert sockapi._SCTP_RECVRCVINFO == 32
     assert sockapi._SCTP_SOCKOPT_BINDX_ADD == 100
+    assert sockapi._SCTP_SOCKOPT_PEELOFF_FLAGS == 122
     assert sockapi._SCTP_GET_PEER_ADDRS == 108
     assert sockapi._SCTP_GET_LOCAL_ADDRS == 109
     assert sockapi._SCTP_SOCKOPT_CONNECTX == 110
     assert sockapi._SCTP_EVENT == 127
     assert sockapi._SCTP_EXPOSE_POTENTIALLY_FAILED_STATE == 131
     assert sockapi._SPP_HB_ENABLE == 1
+
+
+def test_peeloff_flags_arg_layout() -> None:
+    # sctp_peeloff_flags_arg_t: { sctp_peeloff_arg_t { sctp_assoc_t associd; int sd; };
+    # unsigned flags; }, no padding.
+    data = sockapi._PEELOFF_FLAGS_ARG.pack(-2, 7, socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+    assert len(data) == 12
+    assert data[0:4] == ne32s(-2)  # associd (signed, like every sctp_assoc_t)
+    assert data[4:8] == ne32s(7)  # sd, where the kernel returns the new descriptor
+    assert data[8:12] == struct.pack("=I", socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
