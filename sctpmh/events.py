@@ -34,8 +34,9 @@ __all__ = [
 ]
 
 # RFC 9260 section 3.3.1: stream identifiers are 16-bit, payload protocol identifiers 32-bit.
-_MAX_STREAM = 0xFFFF
-_MAX_PPID = 0xFFFFFFFF
+# Not in __all__: the limits every backend checks sends against.
+MAX_STREAM = 0xFFFF
+MAX_PPID = 0xFFFFFFFF
 
 
 class PathState(enum.Enum):
@@ -88,16 +89,14 @@ class Message:
         # tested first and cheaply; bool is an int subclass, and stream=True is a bug, not
         # stream 1.
         stream, ppid = self.stream, self.ppid
-        if not (type(stream) is int and 0 <= stream <= _MAX_STREAM) and (
-            isinstance(stream, bool)
-            or not isinstance(stream, int)
-            or not 0 <= stream <= _MAX_STREAM
+        if not (type(stream) is int and 0 <= stream <= MAX_STREAM) and (
+            isinstance(stream, bool) or not isinstance(stream, int) or not 0 <= stream <= MAX_STREAM
         ):
-            raise ValueError(f"stream must be an int in 0..{_MAX_STREAM}, got {stream!r}")
-        if not (type(ppid) is int and 0 <= ppid <= _MAX_PPID) and (
-            isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= _MAX_PPID
+            raise ValueError(f"stream must be an int in 0..{MAX_STREAM}, got {stream!r}")
+        if not (type(ppid) is int and 0 <= ppid <= MAX_PPID) and (
+            isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= MAX_PPID
         ):
-            raise ValueError(f"ppid must be an int in 0..{_MAX_PPID}, got {ppid!r}")
+            raise ValueError(f"ppid must be an int in 0..{MAX_PPID}, got {ppid!r}")
 
 
 def received_message(

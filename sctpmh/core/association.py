@@ -78,12 +78,10 @@ from sctpmh.errors import (
     MessageTooLargeError,
     StreamError,
 )
-from sctpmh.events import Event, Message, PathInfo, RemoteError
+from sctpmh.events import MAX_PPID, MAX_STREAM, Event, Message, PathInfo, RemoteError
 
 __all__ = ["Association", "CoreConfig", "State"]
 
-_MAX_STREAM = 0xFFFF
-_MAX_PPID = 0xFFFFFFFF
 # RFC 9260 section 6.2: the SACK delay MUST NOT exceed 500 ms.
 _MAX_SACK_DELAY = 0.5
 # RFC 9260 section 3.3.2: a_rwnd of INIT / INIT ACK is at least 1500.
@@ -333,14 +331,10 @@ class Association:
             raise AssociationClosedError(f"cannot send in state {self.state.value}")
         if self._shutdown_requested:
             raise AssociationClosedError("the association is shutting down")
-        if (
-            isinstance(stream, bool)
-            or not isinstance(stream, int)
-            or not 0 <= stream <= _MAX_STREAM
-        ):
-            raise ValueError(f"stream must be an int in 0..{_MAX_STREAM}, got {stream!r}")
-        if isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= _MAX_PPID:
-            raise ValueError(f"ppid must be an int in 0..{_MAX_PPID}, got {ppid!r}")
+        if isinstance(stream, bool) or not isinstance(stream, int) or not 0 <= stream <= MAX_STREAM:
+            raise ValueError(f"stream must be an int in 0..{MAX_STREAM}, got {stream!r}")
+        if isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= MAX_PPID:
+            raise ValueError(f"ppid must be an int in 0..{MAX_PPID}, got {ppid!r}")
         size = len(data)
         if size == 0:
             # RFC 9260 section 6.2: DATA without user data is a protocol error.

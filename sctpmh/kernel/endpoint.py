@@ -43,6 +43,7 @@ from ..errors import (
     StreamError,
 )
 from ..events import (
+    MAX_PPID,
     AssociationUp,
     Event,
     Message,
@@ -66,13 +67,12 @@ _READS_PER_CALLBACK: Final = 64
 _FULL_BATCHES_TO_GROW: Final = 4
 #: Size of one read; larger messages arrive in pieces and are joined (MSG_EOR ends one).
 _READ_CHUNK: Final = 256 * 1024
-_MAX_PPID: Final = 2**32 - 1
-#: Source addresses remembered in their converted form (cleared when full).
 #: Errors with which a send finds the association already gone: the peer aborted it, or it
 #: was lost (see ``KernelAssociationTransport._send_error``).
 _GONE_ERRNOS: Final = frozenset({errno.EPIPE, errno.ECONNRESET})
 #: How long such a send waits for the kernel's notification of why the association ended.
 _END_NOTICE_WAIT: Final = 1.0
+#: Source addresses remembered in their converted form (cleared when full).
 _SOURCE_CACHE_SIZE: Final = 1024
 #: Linux's SO_SNDBUFFORCE (asm-generic/socket.h), which the socket module does not export.
 _SO_SNDBUFFORCE: Final = 32
@@ -885,10 +885,10 @@ class KernelAssociationTransport(AssociationTransport):
                     f"(0..{self._outbound_streams - 1})",
                     stream,
                 )
-        if not (type(ppid) is int and 0 <= ppid <= _MAX_PPID) and (
-            isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= _MAX_PPID
+        if not (type(ppid) is int and 0 <= ppid <= MAX_PPID) and (
+            isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= MAX_PPID
         ):
-            raise ValueError(f"ppid must be an int in 0..{_MAX_PPID}, not {ppid!r}")
+            raise ValueError(f"ppid must be an int in 0..{MAX_PPID}, not {ppid!r}")
         payload = data if type(data) is bytes else bytes(data)
         limit = self._config.max_message_size
         if len(payload) > limit:
