@@ -405,9 +405,7 @@ class KernelEndpoint:
             logger.warning("message for unknown association %d dropped", info.assoc_id)
             return
         if isinstance(source, tuple):
-            address = self._sources.get(source)
-            if address is None:
-                address = self._source_address(source)
+            address = self._sources.get(source) or self._convert_source(source)
         else:
             address = None
         unordered = info.unordered
@@ -423,12 +421,11 @@ class KernelEndpoint:
             )
         )
 
-    def _source_address(self, source: tuple[Any, ...]) -> SockAddr:
-        plain = self._sources.get(source)
-        if plain is None:
-            if len(self._sources) >= _SOURCE_CACHE_SIZE:
-                self._sources.clear()
-            plain = self._sources[source] = sockapi.plain_address(source)
+    def _convert_source(self, source: tuple[Any, ...]) -> SockAddr:
+        """``source`` as users see it, remembered (the cache lookup is in ``_deliver``)."""
+        if len(self._sources) >= _SOURCE_CACHE_SIZE:
+            self._sources.clear()
+        plain = self._sources[source] = sockapi.plain_address(source)
         return plain
 
     def _notification_piece(self, nbytes: int, flags: int) -> None:
