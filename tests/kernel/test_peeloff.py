@@ -20,6 +20,7 @@ import asyncio
 import errno
 import os
 import socket
+from collections.abc import Callable
 from typing import cast
 
 import pytest
@@ -56,13 +57,23 @@ async def send_many(association: sctpmh.Association, count: int, size: int) -> N
         await association.send(payload(seq, size))
 
 
-async def until_held_back(association: sctpmh.Association, sending: asyncio.Task[None]) -> None:
+async def until_held_back(
+    association: sctpmh.Association,
+    sending: asyncio.Task[None],
+    server_side_done: Callable[[], bool] = lambda: True,
+) -> None:
     """Wait until the client's sends stop making progress because the server stopped reading
-    its association: the client's write buffer stays non-empty and unchanged for a second."""
+    its association: the client's write buffer stays non-empty and unchanged for a second,
+    and ``server_side_done()`` says the server's side got there too.
+
+    The client's side alone is not enough: the kernel's zero-window probing can leave the
+    write buffer unchanged for a second (the probe waits one RTO, RFC 9260 section 6.1 A)
+    while the server is still reading its way to the pause.
+    """
     transport = association.transport
     last, unchanged = -1, 0
     async with asyncio.timeout(WAIT):
-        while unchanged < 10:
+        while unchanged < 10 or not server_side_done():
             assert not sending.done(), "the client sent everything: nothing held it back"
             await asyncio.sleep(0.1)
             size = transport.get_write_buffer_size()
@@ -104,12 +115,13 @@ async def test_a_paused_association_does_not_stall_the_others(size: int) -> None
             sctpmh.open_association([HOST], server.port) as held,
             sctpmh.open_association([HOST], server.port) as echo,
         ):
+            fds_connected = open_fds()
             await held.send(b"hold")
             sending = asyncio.create_task(send_many(held, count, size))
             try:
                 server_held = await asyncio.wait_for(held_side, WAIT)
-                fds_connected = open_fds()
-                await until_held_back(held, sending)
+                # Held back, and the server's side peeled off onto a socket of its own.
+                await until_held_back(held, sending, lambda: open_fds() == fds_connected + 1)
 
                 # The other association on the same server is served all along.
                 await echo.send(b"echo")
@@ -123,7 +135,7 @@ async def test_a_paused_association_does_not_stall_the_others(size: int) -> None
                 # The held association reads from a socket of its own: one more fd.
                 server_echo = await echo_side
                 assert socket_of(server_held.transport) is not socket_of(server_echo.transport)
-                assert open_fds() == fds_connected + 1
+                assert open_fds() == fds_connected + 1  # still just the one
                 assert not server_held.transport.is_reading()
 
                 release.set()
@@ -188,12 +200,16 @@ async def test_a_peeled_off_association_keeps_events_options_and_endings(
                 await clients[role].send(role)
                 senders[role] = asyncio.create_task(send_many(clients[role], count, 4 * 1024))
             server_side = {role: await asyncio.wait_for(sides[role], WAIT) for role in roles}
-            for role in roles:
-                await until_held_back(clients[role], senders[role])
 
-            # Each held association is on a socket of its own, subscribed to the same events
-            # and with the same options as the server's socket gave it.
-            assert len({socket_of(t).fileno() for t in server.transports}) == len(roles)
+            # Each held association on a socket of its own...
+            def each_peeled_off() -> bool:
+                return len({socket_of(t).fileno() for t in server.transports}) == len(roles)
+
+            for role in roles:
+                await until_held_back(clients[role], senders[role], each_peeled_off)
+
+            # ...subscribed to the same events and with the same options as the server's
+            # socket gave it.
             for role in roles:
                 transport = server_side[role].transport
                 peeled = socket_of(transport)
@@ -315,12 +331,13 @@ async def test_a_peeled_off_association_reports_the_peers_abort_and_failed_sends
 
     async with await sctpmh.create_server(handle, [HOST], 0, config=config) as server:
         held = await sctpmh.open_association([HOST], server.port)
+        fds_connected = open_fds()
         await held.send(b"hold")
         sending = asyncio.create_task(send_many(held, HELD_BYTES // (4 * 1024), 4 * 1024))
         try:
             server_held = await asyncio.wait_for(held_side, WAIT)
             server_push = await pushing
-            await until_held_back(held, sending)
+            await until_held_back(held, sending, lambda: open_fds() == fds_connected + 1)
             await until_held_back(server_held, server_push)
             fds_held = open_fds()
 
@@ -378,8 +395,7 @@ async def test_outside_the_sockets_namespace_the_shared_socket_pauses_instead(
         try:
             server_held = await asyncio.wait_for(held_side, WAIT)
             fds_connected = open_fds()
-            await until_held_back(held, sending)
-            assert "could not be peeled off" in caplog.text
+            await until_held_back(held, sending, lambda: "could not be peeled off" in caplog.text)
             assert open_fds() == fds_connected  # no socket of its own
             assert not server_held.transport.is_reading()
             release.set()
