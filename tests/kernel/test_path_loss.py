@@ -27,6 +27,16 @@ async def open_across(
     return server, association
 
 
+def kernel_view(topology: netlab.Topology, association: sctpmh.Association) -> str:
+    """What sctpmh and the client's kernel say of ``association``, for a failure message."""
+    lines = [f"paths: {association.paths}"]
+    with topology.right.entered():
+        for table in ("assocs", "remaddr"):
+            with open(f"/proc/thread-self/net/sctp/{table}") as file:
+                lines.append(f"/proc/net/sctp/{table}:\n{file.read()}")
+    return "\n".join(lines)
+
+
 async def test_every_path_cut_fails_the_association_and_hands_back_the_data(
     topology: netlab.Topology,
 ) -> None:
@@ -60,7 +70,10 @@ async def test_every_path_cut_fails_the_association_and_hands_back_the_data(
                 elif isinstance(event, sctpmh.AssociationClosed):
                     closed.append(event)
 
-        await asyncio.wait_for(watch(), 60)
+        try:
+            await asyncio.wait_for(watch(), 60)
+        except TimeoutError:
+            pytest.fail(f"the association did not fail: {kernel_view(topology, association)}")
         # The association failed (RFC 9260 section 8.1) ...
         assert len(closed) == 1
         assert closed[0].aborted
