@@ -30,6 +30,7 @@ from typing import TypeAlias, cast
 from sctpmh.errors import AddressError
 
 __all__ = [
+    "Address",
     "AddressItem",
     "Addresses",
     "Endpoint",
@@ -40,6 +41,9 @@ __all__ = [
     "resolve",
     "resolve_numeric",
 ]
+
+Address: TypeAlias = tuple[str, int]
+"""A ``(host, port)`` address as sctpmh hands it out: events, paths, messages' sources."""
 
 SockAddr: TypeAlias = tuple[str, int] | tuple[str, int, int, int]
 """A socket address as the :mod:`socket` module uses it: IPv4 ``(host, port)`` or IPv6

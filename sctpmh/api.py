@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from .addresses import Addresses, Endpoint, parse_and_resolve
 from .association import Association
 from .config import Config
-from .kernel import backend as kernel_backend
 from .protocol import AssociationProtocol, AssociationTransport
+from .registry import get_backend
 from .server import Handler, Server
 
 __all__ = [
@@ -31,16 +31,20 @@ async def create_server(
     *,
     config: Config | None = None,
     backlog: int = 128,
+    backend: str | None = None,
 ) -> Server:
     """Listen on every address in ``addrs`` (None: all of the host's) at ``port``.
 
     Each association that comes up is handed to ``await handler(association)`` in a task of
     its own; when the handler returns the association is closed gracefully, when it raises
-    the association is aborted and the error logged. Port 0 lets the kernel pick one; read
-    it back from :attr:`Server.port`.
+    the association is aborted and the error logged. Port 0 lets the backend pick one; read
+    it back from :attr:`Server.port`. ``backend`` picks what carries the associations
+    ("auto", "kernel", "memory"; None: ``SCTPMH_BACKEND``, else "auto"; see
+    docs/backends.md).
     """
     loop = asyncio.get_running_loop()
-    return await _listen(Server(loop, handler=handler), addrs, port, config, backlog)
+    server = Server(loop, handler=handler)
+    return await _listen(server, addrs, port, config, backlog, backend)
 
 
 async def create_protocol_server(
@@ -50,25 +54,34 @@ async def create_protocol_server(
     *,
     config: Config | None = None,
     backlog: int = 128,
+    backend: str | None = None,
 ) -> Server:
     """Like :func:`create_server`, but each association gets ``protocol_factory()``, an
     :class:`~sctpmh.AssociationProtocol` driven by callbacks (as ``loop.create_server``)."""
     loop = asyncio.get_running_loop()
     server = Server(loop, protocol_factory=protocol_factory)
-    return await _listen(server, addrs, port, config, backlog)
+    return await _listen(server, addrs, port, config, backlog, backend)
 
 
 async def _listen(
-    server: Server, addrs: Addresses | None, port: int, config: Config | None, backlog: int
+    server: Server,
+    addrs: Addresses | None,
+    port: int,
+    config: Config | None,
+    backlog: int,
+    backend: str | None,
 ) -> Server:
     loop = asyncio.get_running_loop()
+    carrier = get_backend(backend)
+    if isinstance(backlog, bool) or not isinstance(backlog, int) or not 0 <= backlog <= 65535:
+        raise ValueError(f"backlog must be an int in 0..65535, not {backlog!r}")
     if addrs:
         local: list[Endpoint] | None = await parse_and_resolve(addrs, port, local=True)
     else:
         # Every address of the host will be bound; validate the port alone.
         await parse_and_resolve(["0.0.0.0"], port, local=True)
         local = None
-    endpoint = kernel_backend.listen(
+    endpoint = carrier.listen(
         loop,
         local,
         port,
@@ -89,10 +102,11 @@ async def open_protocol_association(
     local_addrs: Addresses | None = None,
     config: Config | None = None,
     timeout: float | None = 30.0,
+    backend: str | None = None,
 ) -> tuple[AssociationTransport, P]:
     """Open an association like :func:`open_association` and hand it to
     ``protocol_factory()``; returns ``(transport, protocol)`` as ``loop.create_connection``."""
-    transport = await _connect(remote_addrs, port, local_addrs, config, timeout)
+    transport = await _connect(remote_addrs, port, local_addrs, config, timeout, backend)
     protocol = protocol_factory()
     transport.set_protocol(protocol)
     return transport, protocol
@@ -104,12 +118,15 @@ async def _connect(
     local_addrs: Addresses | None,
     config: Config | None,
     timeout: float | None,
+    backend: str | None,
 ) -> AssociationTransport:
     loop = asyncio.get_running_loop()
-    remote = await parse_and_resolve(remote_addrs, port)
-    local = await parse_and_resolve(local_addrs, 0, local=True) if local_addrs else None
+    carrier = get_backend(backend)
+    # Name resolution counts against the timeout: a hanging DNS server must not outlast it.
     async with asyncio.timeout(timeout):
-        return await kernel_backend.connect(loop, remote, local, config or Config())
+        remote = await parse_and_resolve(remote_addrs, port)
+        local = await parse_and_resolve(local_addrs, 0, local=True) if local_addrs else None
+        return await carrier.connect(loop, remote, local, config or Config())
 
 
 class _Opening:
@@ -143,10 +160,12 @@ def open_association(
     local_addrs: Addresses | None = None,
     config: Config | None = None,
     timeout: float | None = 30.0,
+    backend: str | None = None,
 ) -> _Opening:
     """Open an association to every address in ``remote_addrs``.
 
     ``local_addrs`` (default: let the kernel choose) are all bound, with port 0 unless given.
+    ``backend`` picks what carries it, as for :func:`create_server`.
     Works both as ``assoc = await open_association(...)`` and as
     ``async with open_association(...) as assoc``. Raises :class:`TimeoutError` after
     ``timeout`` seconds, :class:`~sctpmh.AddressError` for bad addresses and
@@ -154,7 +173,7 @@ def open_association(
     """
 
     async def opening() -> Association:
-        transport = await _connect(remote_addrs, port, local_addrs, config, timeout)
+        transport = await _connect(remote_addrs, port, local_addrs, config, timeout, backend)
         association = Association()
         transport.set_protocol(association)
         return association

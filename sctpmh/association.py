@@ -13,14 +13,13 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from .addresses import Address
 from .config import Config
 from .errors import AssociationAbortedError, AssociationClosedError, StreamError
 from .events import AssociationClosed, Event, Message, PathInfo
 from .protocol import AssociationProtocol, AssociationTransport
 
 __all__ = ["Association", "Stream"]
-
-Address = tuple[str, int]
 
 
 #: Undelivered events kept for ``events()``; older ones are dropped past this, so that an
@@ -349,8 +348,11 @@ class Association(AssociationProtocol):
         reason = self._exception
         if reason is None:
             return AssociationClosedError("the association is closed")
-        error = AssociationAbortedError(
-            f"the association ended abruptly: {reason}", getattr(reason, "cause", None)
+        message = f"the association ended abruptly: {reason}"
+        error = (
+            type(reason)(message, reason.cause, remote=reason.remote)
+            if isinstance(reason, AssociationAbortedError)
+            else AssociationAbortedError(message)
         )
         error.__cause__ = reason
         return error
@@ -383,15 +385,21 @@ class Association(AssociationProtocol):
 
     # --- closing -----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Start a graceful SHUTDOWN: everything already sent is delivered first."""
+    def close(self) -> asyncio.Future[None]:
+        """Start a graceful SHUTDOWN: everything already sent is delivered first.
+
+        Returns a future that is done once the association has ended, so both
+        ``assoc.close()`` and ``await assoc.close()`` work (as :meth:`aclose`)."""
         if self._transport is not None:
             self._transport.close()
+        return asyncio.shield(self._closed)
 
-    def abort(self) -> None:
-        """ABORT the association at once; queued messages are dropped."""
+    def abort(self) -> asyncio.Future[None]:
+        """ABORT the association at once (RFC 9260 section 9.1). Messages not yet sent come
+        back as :class:`~sctpmh.SendFailed` events; returns a future as :meth:`close`."""
         if self._transport is not None:
             self._transport.abort()
+        return asyncio.shield(self._closed)
 
     async def wait_closed(self) -> None:
         """Wait until the association has ended."""
@@ -399,8 +407,7 @@ class Association(AssociationProtocol):
 
     async def aclose(self) -> None:
         """``close()`` then ``wait_closed()``."""
-        self.close()
-        await self.wait_closed()
+        await self.close()
 
     async def __aenter__(self) -> Association:
         return self

@@ -14,7 +14,10 @@ __all__ = [
     "AddressError",
     "AssociationAbortedError",
     "AssociationClosedError",
+    "AssociationLostError",
+    "BackendUnavailableError",
     "MessageTooLargeError",
+    "NotSupportedError",
     "SctpUnavailableError",
     "SctpmhError",
     "StreamError",
@@ -62,14 +65,43 @@ class AssociationAbortedError(AssociationClosedError):
     answering (RFC 9260 section 8.1, Association.Max.Retrans exceeded).
 
     ``cause`` is the SCTP error cause code when one is known (RFC 9260 section 3.3.10).
+    ``remote`` tells who ended it: True when the peer sent the ABORT (``cause`` is then the
+    peer's), False when this side did (``abort()``, a failed handler, a local error, or
+    :class:`AssociationLostError`).
     """
 
-    def __init__(self, message: str, cause: int | None = None) -> None:
+    def __init__(self, message: str, cause: int | None = None, *, remote: bool = False) -> None:
         super().__init__(message)
         self.cause = cause
+        self.remote = remote
 
 
-class SctpUnavailableError(SctpmhError, OSError):
+class AssociationLostError(AssociationAbortedError):
+    """The peer stopped answering on every path and the association failed (RFC 9260
+    section 8.1: Association.Max.Retrans exceeded, or every destination inactive)."""
+
+
+class NotSupportedError(SctpmhError):
+    """The backend carrying the association cannot do what was asked.
+
+    ``backend`` names the backend and ``feature`` the operation; the message says both.
+    """
+
+    def __init__(self, backend: str, feature: str, why: str = "") -> None:
+        detail = f": {why}" if why else ""
+        super().__init__(f"the {backend} backend does not support {feature}{detail}")
+        self.backend = backend
+        self.feature = feature
+
+
+class BackendUnavailableError(SctpmhError, RuntimeError):
+    """The backend asked for (``backend=`` or ``SCTPMH_BACKEND``) cannot run here.
+
+    The message says what is missing and what to install or enable.
+    """
+
+
+class SctpUnavailableError(BackendUnavailableError, OSError):
     """The running kernel cannot create SCTP sockets.
 
     The message says why and how to fix it (load the ``sctp`` module, install the kernel's

@@ -78,6 +78,10 @@ class AssociationLog:
         self._logger = logger
         self._association_id = association_id
 
+    def enabled(self, level: int) -> bool:
+        """Whether a record at ``level`` would be written (to skip building it)."""
+        return self._logger.isEnabledFor(level)
+
     def log(
         self,
         level: int,

@@ -18,12 +18,11 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+from .addresses import Address
 from .config import Config
 from .events import Event, Message, PathInfo
 
 __all__ = ["AssociationProtocol", "AssociationTransport"]
-
-Address = tuple[str, int]
 
 
 class AssociationProtocol:
@@ -158,13 +157,15 @@ class AssociationTransport(abc.ABC):
 
     @abc.abstractmethod
     def abort(self) -> None:
-        """ABORT at once, discarding whatever is queued (RFC 9260 section 9.1)."""
+        """ABORT at once (RFC 9260 section 9.1); what was not yet sent comes back as
+        :class:`~sctpmh.SendFailed` events before ``connection_lost``."""
 
     @abc.abstractmethod
     def is_closing(self) -> bool:
         """True once ``close`` or ``abort`` was called or the association ended."""
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """Like asyncio's: ``"sockname"``, ``"peername"``, ``"socket"``, ``"peer_addresses"``,
-        ``"local_addresses"``, ``"association_id"``."""
+        """Like asyncio's: ``"sockname"``, ``"peername"``, ``"peer_addresses"``,
+        ``"local_addresses"``, ``"association_id"``, ``"backend"`` (its name), and on the
+        kernel backend ``"socket"``."""
         return default

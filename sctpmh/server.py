@@ -6,26 +6,21 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Protocol
 
+from .addresses import Address
 from .association import Association
 from .logs import AssociationLog
 from .protocol import AssociationProtocol, AssociationTransport
+from .seam import ListeningEndpoint
 
-__all__ = ["Server"]
+__all__ = ["Handler", "Server"]
 
 logger = logging.getLogger("sctpmh.server")
 
-Address = tuple[str, int]
 Handler = Callable[[Association], Awaitable[None]]
-
-
-class ListeningEndpoint(Protocol):
-    """What a backend's listening endpoint offers the server."""
-
-    def close(self) -> None: ...
-    def stop_accepting(self) -> None: ...
-    def local_addresses(self) -> list[Address]: ...
+"""What :func:`sctpmh.create_server` takes: ``async def handler(association)``, run in a
+task of its own for each association; the association is closed when it returns and
+aborted when it raises."""
 
 
 class Server:
@@ -134,13 +129,19 @@ class Server:
         """True until :meth:`close`."""
         return self._serving
 
-    def close(self) -> None:
-        """Stop accepting associations and shut the live ones down gracefully."""
-        self._stop(graceful=True)
+    def close(self) -> asyncio.Future[None]:
+        """Stop accepting associations and shut the live ones down gracefully.
 
-    def abort(self) -> None:
-        """Stop accepting and abort every live association (also after :meth:`close`)."""
+        Returns a future that is done once every association has ended (as
+        :meth:`wait_closed`); awaiting it is optional."""
+        self._stop(graceful=True)
+        return asyncio.shield(self._closed)
+
+    def abort(self) -> asyncio.Future[None]:
+        """Stop accepting and abort every live association (also after :meth:`close`);
+        returns a future as :meth:`close` does."""
         self._stop(graceful=False)
+        return asyncio.shield(self._closed)
 
     def _stop(self, *, graceful: bool) -> None:
         if self._serving:

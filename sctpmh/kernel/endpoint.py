@@ -33,26 +33,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..addresses import Endpoint
 from ..config import Config
 from ..errors import (
     AddressError,
     AssociationAbortedError,
     AssociationClosedError,
+    AssociationLostError,
     MessageTooLargeError,
-    StreamError,
 )
-from ..events import (
-    MAX_PPID,
-    AssociationUp,
-    Event,
-    Message,
-    PathInfo,
-    SendFailed,
-    received_message,
-)
-from ..logs import AssociationLog
-from ..protocol import AssociationProtocol, AssociationTransport
+from ..events import AssociationUp, Event, PathInfo, SendFailed, received_message
+from ..seam import TransportCallback
+from ..transport import BaseTransport, Unsent
+from ..validation import peer_address, plain_address
 from . import sockapi
 from .sockapi import AssociationEnded, SockAddr
 
@@ -68,7 +60,7 @@ _FULL_BATCHES_TO_GROW: Final = 4
 #: Size of one read; larger messages arrive in pieces and are joined (MSG_EOR ends one).
 _READ_CHUNK: Final = 256 * 1024
 #: Errors with which a send finds the association already gone: the peer aborted it, or it
-#: was lost (see ``KernelAssociationTransport._send_error``).
+#: was lost (see ``KernelAssociationTransport.send_failed``).
 _GONE_ERRNOS: Final = frozenset({errno.EPIPE, errno.ECONNRESET})
 #: How long such a send waits for the kernel's notification of why the association ended.
 _END_NOTICE_WAIT: Final = 1.0
@@ -78,12 +70,21 @@ _SOURCE_CACHE_SIZE: Final = 1024
 _SO_SNDBUFFORCE: Final = 32
 
 
-def _as_endpoint(address: SockAddr) -> Endpoint:
-    """A caller's ``(host, port)`` checked and canonical, or AddressError naming it."""
-    try:
-        return Endpoint(address[0], address[1])
-    except (TypeError, IndexError, ValueError) as exc:
-        raise AddressError(f"{address!r} is not a (host, port) address", address) from exc
+def _end_reason(event: AssociationEnded) -> Exception | None:
+    """What ends a transport when the kernel says its association is gone.
+
+    Linux reports a received ABORT and a peer that stopped answering alike, as
+    SCTP_COMM_LOST (RFC 6458 section 6.1.1). It gives the ABORT's first cause code in
+    ``sac_error`` and the ABORT's causes in ``sac_info``; a lost association has neither
+    (cause SCTP_ERROR_NO_ERROR, no chunk). So a cause, or a chunk, means the peer aborted;
+    their absence that it was lost (a cause-less ABORT from the peer reads as lost too)."""
+    if not event.aborted:
+        return None
+    if event.cause or event.abort_chunk:
+        return AssociationAbortedError("the peer aborted the association", event.cause, remote=True)
+    return AssociationLostError(
+        "the peer stopped answering on every path; the association was lost"
+    )
 
 
 _thread_state = threading.local()
@@ -122,8 +123,8 @@ class KernelEndpoint:
         config: Config,
         *,
         one_to_many: bool,
-        on_association: Callable[[KernelAssociationTransport], None] | None = None,
-        on_association_lost: Callable[[KernelAssociationTransport], None] | None = None,
+        on_association: TransportCallback | None = None,
+        on_association_lost: TransportCallback | None = None,
     ) -> None:
         self._loop = loop
         self._sock = sock
@@ -161,6 +162,10 @@ class KernelEndpoint:
     @property
     def socket(self) -> socket.socket:
         return self._sock
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
 
     @property
     def config(self) -> Config:
@@ -203,7 +208,7 @@ class KernelEndpoint:
         self._set_writing(False)
         self._finish_endings()
         for transport in list(self._transports.values()):
-            transport._ended(AssociationAbortedError("the socket was closed"))
+            transport.ended(AssociationAbortedError("the socket was closed"))
         self._transports.clear()
         self._fail_connect(AssociationClosedError("the socket was closed"))
         self._sock.close()
@@ -270,7 +275,7 @@ class KernelEndpoint:
         self._peeled_off.add(peeled)
         del self._transports[assoc_id]
         peeled._transports[assoc_id] = transport
-        transport._endpoint = peeled
+        transport.moved_to(peeled)
         # What the kernel has not been handed yet follows the association, in order, behind
         # what it has (the association took its own send queue along).
         kept: collections.deque[_Outgoing] = collections.deque()
@@ -292,7 +297,6 @@ class KernelEndpoint:
         peeled._read_blockers.add(assoc_id)
         peeled.start()
         self._update_reading()
-        transport._log.log(logging.DEBUG, "peeled off onto its own socket to pause reading")
         return peeled
 
     def _on_readable(self) -> None:
@@ -379,7 +383,7 @@ class KernelEndpoint:
                 self._pieces.clear()
                 transport = self._transport_for(info.assoc_id if info else 0)
                 if transport is not None:
-                    transport._fail(
+                    transport.fail(
                         MessageTooLargeError(
                             f"the peer sent a message larger than max_message_size ({limit} "
                             "bytes); the association was aborted",
@@ -462,17 +466,12 @@ class KernelEndpoint:
             # The kernel queues the send-failed notifications for the data it could not
             # deliver right after this one, as it frees the association; the transport ends
             # once the socket has been read dry, so that they reach the protocol first.
-            transport._closing = True
-            self._ending[transport] = (
-                AssociationAbortedError("the association was aborted or lost", event.cause)
-                if event.aborted
-                else None
-            )
+            transport.ending()
+            self._ending[transport] = _end_reason(event)
             return
         if transport is None:
             logger.debug("event %r for unknown association %d dropped", event, assoc_id)
             return
-        transport._log.event(event)
         transport._deliver_event(event)
 
     def _association_up(self, event: AssociationUp) -> None:
@@ -481,11 +480,7 @@ class KernelEndpoint:
             return
         transport = KernelAssociationTransport(self, event)
         self._transports[event.association_id] = transport
-        transport._log.up(
-            transport._local_addresses,
-            transport._peer_addresses,
-            f"{event.outbound_streams} out / {event.inbound_streams} in",
-        )
+        transport.log_up()
         waiter = self._connect_waiter
         if waiter is not None:
             self._connect_waiter = None
@@ -497,7 +492,7 @@ class KernelEndpoint:
             return
         self._on_association(transport)
 
-    def association_lost(self, transport: KernelAssociationTransport) -> None:
+    def association_lost(self, transport: BaseTransport) -> None:
         """``transport``'s association has ended and its protocol has been told."""
         if self._on_association_lost is not None:
             self._on_association_lost(transport)
@@ -512,12 +507,12 @@ class KernelEndpoint:
         """End the transports whose end the kernel announced (see ``_dispatch``)."""
         while self._ending:
             transport, exc = self._ending.popitem()
-            transport._ended(exc)
+            transport.ended(exc)
 
     def _eof(self) -> None:
         self._finish_endings()
         for transport in list(self._transports.values()):
-            transport._ended(None)
+            transport.ended(None)
         self._update_reading()
 
     def _socket_error(self, exc: OSError) -> None:
@@ -528,7 +523,7 @@ class KernelEndpoint:
         error.__cause__ = exc
         self._fail_connect(error)
         for transport in list(self._transports.values()):
-            transport._ended(error)
+            transport.ended(error)
         self.close()  # a one-to-one socket holds nothing more after its association failed
 
     def _fail_connect(self, exc: Exception) -> None:
@@ -543,7 +538,9 @@ class KernelEndpoint:
         )
         self.close()
 
-    def _forget(self, transport: KernelAssociationTransport) -> None:
+    def forget(self, transport: KernelAssociationTransport) -> None:
+        """``transport``'s association is over: stop reading for it (a one-to-one socket,
+        which held only it, closes)."""
         self._transports.pop(transport.association_id, None)
         self._read_blockers.discard(transport.association_id)
         self._update_reading()
@@ -599,14 +596,14 @@ class KernelEndpoint:
                 [data],
                 [
                     sockapi.sndinfo_cmsg(
-                        stream, ppid, flags, transport._assoc_id if self._one_to_many else 0
+                        stream, ppid, flags, transport.association_id if self._one_to_many else 0
                     )
                 ],
             )
         except (BlockingIOError, InterruptedError):
             self.write(_Outgoing(transport, data, stream, ppid, flags))
         except OSError as exc:
-            transport._send_error(exc, _Outgoing(transport, data, stream, ppid, flags))
+            transport.send_failed(exc, _Outgoing(transport, data, stream, ppid, flags))
 
     def write(self, item: _Outgoing) -> None:
         """Send now if nothing waits before it, else queue it behind the others."""
@@ -617,7 +614,7 @@ class KernelEndpoint:
             except (BlockingIOError, InterruptedError):
                 pass
             except OSError as exc:
-                item.transport._send_error(exc, item)
+                item.transport.send_failed(exc, item)
                 return
         self._write_queue.append(item)
         item.transport._queued(len(item.data))
@@ -653,7 +650,7 @@ class KernelEndpoint:
             except OSError as exc:
                 self._write_queue.popleft()
                 item.transport._dequeued(len(item.data))
-                item.transport._send_error(exc, item)
+                item.transport.send_failed(exc, item)
                 continue
             except BaseException as exc:
                 self._fatal_error(exc, "fatal error writing an SCTP socket")
@@ -694,57 +691,25 @@ class KernelEndpoint:
             logger.debug("abort of association %d: %s", transport.association_id, exc)
 
 
-class KernelAssociationTransport(AssociationTransport):
-    """One association on a kernel SCTP socket."""
+class KernelAssociationTransport(BaseTransport):
+    """One association on a kernel SCTP socket: the kernel-specific hooks of
+    :class:`~sctpmh.transport.BaseTransport`."""
 
-    # A server holds thousands of these: no per-instance dict.
-    __slots__ = (
-        "_assoc_id",
-        "_buffer_size",
-        "_closing",
-        "_config",
-        "_early",
-        "_ended_called",
-        "_endpoint",
-        "_exception",
-        "_high_water",
-        "_inbound_streams",
-        "_local_addresses",
-        "_log",
-        "_loop",
-        "_low_water",
-        "_outbound_streams",
-        "_paused",
-        "_paused_size",
-        "_peer_addresses",
-        "_protocol",
-        "_protocol_paused",
-        "_reading",
-    )
+    BACKEND = "kernel"
+
+    __slots__ = ("_endpoint", "_local_addresses", "_peer_addresses")
 
     def __init__(self, endpoint: KernelEndpoint, up: AssociationUp) -> None:
+        super().__init__(
+            endpoint.loop,
+            endpoint.config,
+            up.association_id,
+            up.outbound_streams,
+            up.inbound_streams,
+            logger,
+            endpoint.association_lost,
+        )
         self._endpoint = endpoint
-        self._loop = endpoint._loop
-        self._config = endpoint.config
-        self._assoc_id = up.association_id
-        self._outbound_streams = up.outbound_streams
-        self._inbound_streams = up.inbound_streams
-        self._log = AssociationLog(logger, up.association_id)
-        self._protocol: AssociationProtocol | None = None
-        # What arrives before a protocol is attached waits here (the handshake completes
-        # in the reader callback, before the caller gets the transport).
-        self._early: list[Message | Event] = []
-        # Created when reading is first paused: most associations never need it.
-        self._paused: collections.deque[Message] | None = None
-        self._paused_size = 0
-        self._reading = True
-        self._buffer_size = 0
-        self._high_water = self._config.write_high_water
-        self._low_water = self._config.effective_write_low_water
-        self._protocol_paused = False
-        self._closing = False
-        self._ended_called = False
-        self._exception: Exception | None = None
         self._peer_addresses = self._query_addresses(sockapi.get_peer_addresses)
         self._local_addresses = self._query_addresses(sockapi.get_local_addresses)
 
@@ -759,39 +724,11 @@ class KernelAssociationTransport(AssociationTransport):
         except OSError:
             return []
 
-    # --- attaching -------------------------------------------------------------------------
+    def moved_to(self, endpoint: KernelEndpoint) -> None:
+        """The association now lives on ``endpoint``'s socket (it was peeled off)."""
+        self._endpoint = endpoint
 
-    def set_protocol(self, protocol: AssociationProtocol) -> None:
-        """Hand the association to ``protocol`` and deliver anything that arrived early."""
-        self._protocol = protocol
-        protocol.connection_made(self)
-        early, self._early = self._early, []
-        for item in early:
-            if isinstance(item, Message):
-                self._deliver_message(item)
-            else:
-                self._deliver_event(item)
-        if self._ended_called:
-            self._protocol = None
-            protocol.connection_lost(self._exception)
-
-    # --- properties ------------------------------------------------------------------------
-
-    @property
-    def association_id(self) -> int:
-        return self._assoc_id
-
-    @property
-    def config(self) -> Config:
-        return self._config
-
-    @property
-    def outbound_streams(self) -> int:
-        return self._outbound_streams
-
-    @property
-    def inbound_streams(self) -> int:
-        return self._inbound_streams
+    # --- queries -----------------------------------------------------------------------------
 
     def local_addresses(self) -> list[SockAddr]:
         if not self._ended_called:
@@ -835,98 +772,54 @@ class KernelAssociationTransport(AssociationTransport):
         return result
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        sock = self._endpoint.socket
         if name == "socket":
-            return sock
-        if name == "association_id":
-            return self._assoc_id
-        if name == "peer_addresses":
-            return self.peer_addresses()
-        if name == "local_addresses":
-            return self.local_addresses()
-        if name == "peername":
-            peers = self.peer_addresses()
-            return peers[0] if peers else default
-        if name == "sockname":
-            local = self.local_addresses()
-            return local[0] if local else default
-        return default
+            return self._endpoint.socket
+        return super().get_extra_info(name, default)
 
-    # --- sending ---------------------------------------------------------------------------
+    # --- the hooks ---------------------------------------------------------------------------
 
-    def send(
+    def _transmit(
         self,
-        data: bytes | bytearray | memoryview,
-        *,
-        stream: int = 0,
-        ppid: int = 0,
-        unordered: bool = False,
-        to: SockAddr | None = None,
-        ttl: float | None = None,
+        payload: bytes,
+        stream: int,
+        ppid: int,
+        unordered: bool,
+        to: SockAddr | None,
+        ttl: float | None,
     ) -> None:
-        if self._closing or self._ended_called:
-            message = f"association {self._assoc_id} is closed; cannot send"
-            if self._exception is not None:
-                cause = getattr(self._exception, "cause", None)
-                raise AssociationAbortedError(message, cause) from self._exception
-            raise AssociationClosedError(message)
-        # Plain ints in range pass with one test each (this runs for every message); anything
-        # else gets the full checks and their errors.
-        if not (type(stream) is int and 0 <= stream < self._outbound_streams):
-            if isinstance(stream, bool) or not isinstance(stream, int):
-                raise StreamError(f"stream must be an int, not {stream!r}", -1)
-            if not 0 <= stream < self._outbound_streams:
-                raise StreamError(
-                    f"stream {stream} is out of range: this association has "
-                    f"{self._outbound_streams} outbound streams "
-                    f"(0..{self._outbound_streams - 1})",
-                    stream,
-                )
-        if not (type(ppid) is int and 0 <= ppid <= MAX_PPID) and (
-            isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= MAX_PPID
-        ):
-            raise ValueError(f"ppid must be an int in 0..{MAX_PPID}, not {ppid!r}")
-        payload = data if type(data) is bytes else bytes(data)
-        limit = self._config.max_message_size
-        if len(payload) > limit:
-            raise MessageTooLargeError(
-                f"message of {len(payload)} bytes is larger than max_message_size ({limit})",
-                len(payload),
-                limit,
-            )
-        if not payload:
-            raise ValueError("SCTP cannot send an empty message (RFC 9260 section 3.3.1)")
         endpoint = self._endpoint
-        if len(payload) > endpoint._send_buffer:
-            endpoint.fit_send_buffer(len(payload))
+        endpoint.fit_send_buffer(len(payload))
         flags = sockapi.SCTP_UNORDERED if unordered else 0
         if to is None and ttl is None:
             endpoint.send_message(self, payload, stream, ppid, flags)
             return
-        destination = None
-        if to is not None:
-            destination = self._peer_address(to)
-        ttl_ms = None
-        if ttl is not None:
-            if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl < 2**31:
-                raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
-            ttl_ms = sockapi.milliseconds(ttl)
-        self._endpoint.write(_Outgoing(self, payload, stream, ppid, flags, destination, ttl_ms))
+        ttl_ms = None if ttl is None else sockapi.milliseconds(ttl)
+        endpoint.write(_Outgoing(self, payload, stream, ppid, flags, to, ttl_ms))
 
-    def _peer_address(self, address: SockAddr) -> SockAddr:
-        """``address`` as one of the peer's addresses, or AddressError naming it."""
-        wanted = _as_endpoint(address)
-        for host, port in self.peer_addresses():
-            if Endpoint(host, port) == wanted:
-                return (host, port)
-        raise AddressError(
-            f"{address!r} is not an address of the peer; it has {self.peer_addresses()}",
-            address,
-        )
+    def _start_shutdown(self) -> None:
+        self._endpoint.write(_Outgoing(self, b"", 0, 0, sockapi.SCTP_EOF))
+
+    def _send_abort(self) -> None:
+        self._endpoint.abort_association(self)
+
+    def _take_unsent(self) -> list[Unsent]:
+        return [
+            (item.data, item.stream, item.ppid, False)
+            for item in self._endpoint.drop_queued(self)
+            if item.data
+        ]
+
+    def _set_input_blocked(self, blocked: bool) -> None:
+        self._endpoint.block_reading(self._assoc_id, blocked)
+
+    def _release(self) -> None:
+        self._endpoint.forget(self)
+
+    # --- kernel-only operations ----------------------------------------------------------------
 
     def set_primary(self, address: SockAddr) -> None:
         """Send to the peer's ``address`` by default from now on (RFC 9260 section 6.4)."""
-        peer = self._peer_address(address)
+        peer = peer_address(address, self.peer_addresses())
         sockapi.set_primary_address(self._endpoint.socket, self._assoc_id, peer)
 
     def add_local_address(self, address: SockAddr) -> None:
@@ -942,7 +835,7 @@ class KernelAssociationTransport(AssociationTransport):
         sockapi.remove_local_address(self._endpoint.socket, self._local_endpoint(address))
 
     def _local_endpoint(self, address: SockAddr) -> SockAddr:
-        endpoint = _as_endpoint(address)
+        endpoint = plain_address(address)
         port = self._endpoint.socket.getsockname()[1]
         if endpoint.port not in (0, port):
             raise AddressError(
@@ -956,49 +849,12 @@ class KernelAssociationTransport(AssociationTransport):
         """Ask the peer to send to our ``address`` by default (RFC 5061 section 4.2.4)."""
         sockapi.request_peer_primary(self._endpoint.socket, self._assoc_id, address)
 
-    def get_write_buffer_size(self) -> int:
-        return self._buffer_size
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._high_water, self._low_water = high, low
-        self._maybe_pause_protocol()
-        self._maybe_resume_protocol()
-
-    def _queued(self, size: int) -> None:
-        self._buffer_size += size
-        self._maybe_pause_protocol()
-
-    def _dequeued(self, size: int) -> None:
-        self._buffer_size -= size
-        self._maybe_resume_protocol()
-
-    def _maybe_pause_protocol(self) -> None:
-        if self._buffer_size <= self._high_water or self._protocol_paused:
-            return
-        self._protocol_paused = True
-        if self._protocol is not None:
-            self._call_protocol(self._protocol.pause_writing)
-
-    def _maybe_resume_protocol(self) -> None:
-        if self._protocol_paused and self._buffer_size <= self._low_water:
-            self._protocol_paused = False
-            if self._protocol is not None:
-                self._call_protocol(self._protocol.resume_writing)
-
-    def _send_error(self, exc: OSError, item: _Outgoing) -> None:
+    def send_failed(self, exc: OSError, item: _Outgoing) -> None:
+        """The kernel refused ``item`` (the endpoint's write path reports it here)."""
         if item.data:
-            error = exc.errno or errno.EIO
-            self._deliver_event(SendFailed(item.data, item.stream, item.ppid, error, False))
+            self._deliver_event(SendFailed(item.data, item.stream, item.ppid, 0, False))
         reason = AssociationAbortedError(f"sending failed: {exc.strerror or exc}")
+        reason.__cause__ = exc
         if exc.errno in _GONE_ERRNOS:
             # The kernel already knows the association is gone (the peer's ABORT, or it was
             # lost), and its notification saying why (SCTP_ASSOC_CHANGE with the abort
@@ -1008,146 +864,18 @@ class KernelAssociationTransport(AssociationTransport):
             if self._exception is None and not self._ended_called:
                 self._closing = True
                 self._exception = reason
-                self._loop.call_later(_END_NOTICE_WAIT, self._fail, reason)
+                self._loop.call_later(_END_NOTICE_WAIT, self._abort, reason)
             return
-        self._fail(reason)
+        self._abort(reason)
 
-    # --- receiving -------------------------------------------------------------------------
+    def fail(self, reason: Exception) -> None:
+        """End the association because of ``reason``, aborting it toward the peer."""
+        self._abort(reason)
 
-    def pause_reading(self) -> None:
-        self._reading = False
-
-    def resume_reading(self) -> None:
-        if self._reading:
-            return
-        self._reading = True
-        paused = self._paused
-        while paused and self._reading:
-            message = paused.popleft()
-            self._paused_size -= len(message.data)
-            self._hand_over(message)
-        self._endpoint.block_reading(self._assoc_id, False)
-
-    def is_reading(self) -> bool:
-        return self._reading
-
-    def _deliver_message(self, message: Message) -> None:
-        if self._protocol is None:
-            self._early.append(message)
-        elif not self._reading:
-            # A paused association keeps what still arrives; once it holds more than the
-            # read high-water mark the socket stops being read, and the kernel's receive
-            # window closes toward the peer (RFC 9260 section 6.2).
-            if self._paused is None:
-                self._paused = collections.deque()
-            self._paused.append(message)
-            self._paused_size += len(message.data)
-            if self._paused_size > self._config.read_high_water:
-                self._endpoint.block_reading(self._assoc_id, True)
-        else:
-            # The per-message path, inlined: no helper calls between the read and the
-            # protocol (see _call_protocol).
-            method = self._protocol.message_received
-            try:
-                method(message)
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._protocol_failed(method, exc)
-
-    def _hand_over(self, message: Message) -> None:
-        if self._protocol is not None:
-            self._call_protocol(self._protocol.message_received, message)
-
-    def _deliver_event(self, event: Event) -> None:
-        if self._protocol is None:
-            self._early.append(event)
-        else:
-            self._call_protocol(self._protocol.event_received, event)
-
-    def _call_protocol(self, method: Callable[..., None], *args: Any) -> None:
-        try:
-            method(*args)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._protocol_failed(method, exc)
-
-    def _protocol_failed(self, method: Callable[..., None], exc: BaseException) -> None:
-        """A protocol callback raised: report it and abort the association."""
-        self._loop.call_exception_handler(
-            {
-                "message": f"protocol callback {method.__qualname__} failed",
-                "exception": exc,
-                "transport": self,
-            }
-        )
-        self.abort()
-
-    # --- closing ---------------------------------------------------------------------------
-
-    def is_closing(self) -> bool:
-        return self._closing or self._ended_called
-
-    def close(self) -> None:
-        if self._closing or self._ended_called:
-            return
-        self._closing = True
-        self._endpoint.write(_Outgoing(self, b"", 0, 0, sockapi.SCTP_EOF))
-
-    def abort(self) -> None:
-        if self._ended_called:
-            return
-        self._closing = True
-        self._endpoint.drop_queued(self)
-        self._buffer_size = 0
-        self._endpoint.abort_association(self)
-        self._ended(None)
-
-    def _fail(self, exc: Exception) -> None:
-        """End the association because of ``exc``, aborting it toward the peer."""
-        if self._ended_called:
-            return
-        self._endpoint.abort_association(self)
+    def ended(self, exc: Exception | None) -> None:
+        """The kernel ended the association (shutdown complete, ABORT, lost, socket gone)."""
         self._ended(exc)
 
-    def _ended(self, exc: Exception | None) -> None:
-        """The association is gone; tell the protocol once, handing back what was unsent."""
-        if self._ended_called:
-            return
-        self._ended_called = True
+    def ending(self) -> None:
+        """The kernel announced the end; it takes effect once the socket is read dry."""
         self._closing = True
-        self._exception = exc
-        self._log.closed(exc)
-        for item in self._endpoint.drop_queued(self):
-            if item.data:
-                error = errno.ECONNABORTED
-                failed = SendFailed(item.data, item.stream, item.ppid, error, False)
-                self._log.event(failed)
-                self._deliver_event(failed)
-        self._buffer_size = 0
-        # Messages held back while reading was paused were received all the same (a graceful
-        # SHUTDOWN completes once they are acknowledged): hand them over before the end.
-        paused, self._paused = self._paused or (), None
-        self._paused_size = 0
-        for message in paused:
-            self._hand_over(message)
-        self._endpoint._forget(self)
-        protocol = self._protocol
-        if protocol is not None:
-            self._protocol = None
-            self._loop.call_soon(self._connection_lost, protocol, exc)
-        else:
-            self._endpoint.association_lost(self)
-
-    def _connection_lost(self, protocol: AssociationProtocol, exc: Exception | None) -> None:
-        try:
-            protocol.connection_lost(exc)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as error:
-            self._loop.call_exception_handler(
-                {"message": "connection_lost failed", "exception": error, "transport": self}
-            )
-        finally:
-            self._endpoint.association_lost(self)

@@ -712,6 +712,8 @@ class AssociationEnded(Event):
     cause: int | None
     aborted: bool
     never_started: bool
+    abort_chunk: bool = False
+    """Whether the kernel passed on the peer's ABORT (its causes, in ``sac_info``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -736,7 +738,13 @@ def decode_notification(data: bytes) -> Notification | None:
         elif state == _SCTP_SHUTDOWN_COMP:
             event = AssociationEnded(cause=None, aborted=False, never_started=False)
         elif state == _SCTP_COMM_LOST:
-            event = AssociationEnded(cause=error or None, aborted=True, never_started=False)
+            # sac_info carries the received ABORT's causes, if any (RFC 6458 section 6.1.1).
+            event = AssociationEnded(
+                cause=error or None,
+                aborted=True,
+                never_started=False,
+                abort_chunk=_length > _ASSOC_CHANGE.size,
+            )
         elif state == _SCTP_CANT_STR_ASSOC:
             event = AssociationEnded(cause=error or None, aborted=True, never_started=True)
         else:
