@@ -138,8 +138,8 @@ class Server:
         return asyncio.shield(self._closed)
 
     def abort(self) -> asyncio.Future[None]:
-        """Stop accepting and abort every live association (also after :meth:`close`);
-        returns a future as :meth:`close` does."""
+        """Stop accepting, abort every live association (also after :meth:`close`) and
+        cancel the handlers still running; returns a future as :meth:`close` does."""
         self._stop(graceful=False)
         return asyncio.shield(self._closed)
 
@@ -155,6 +155,11 @@ class Server:
                 transport.close()
             else:
                 transport.abort()
+        if not graceful:
+            # A handler may be waiting on something other than its association: aborting
+            # the server ends the handlers too, so that wait_closed() returns.
+            for task in self._associations.values():
+                task.cancel()
         self._maybe_finish()
 
     def _maybe_finish(self) -> None:

@@ -50,8 +50,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
-    """Every kernel test runs on the default loop and on uvloop."""
-    if item.get_closest_marker("kernel") is not None:
+    """Every kernel test and every contract test runs on the default loop and on uvloop."""
+    if item.get_closest_marker("kernel") is not None or "contract" in item.nodeid.split("/"):
         return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
     return {"asyncio": asyncio.new_event_loop}
 

@@ -266,6 +266,9 @@ class UserspaceEndpoint:
         if self._on_association is None:
             transport.abort()
             return
+        # The COOKIE ACK goes out before user code runs, as a kernel sends it: the peer is
+        # up whatever the application then does (RFC 9260 section 5.1 D).
+        self._transmit(driven)
         self._on_association(transport)
 
     def _never_up(self, driven: _Driven, closed: AssociationClosed) -> None:

@@ -5,7 +5,9 @@ It is the whole stack of the udp backend but the UDP socket, so code written on 
 tested anywhere, and the contract suite holds the core to the same behaviour as the kernel.
 
 Addresses are plain names here: any IPv4 or IPv6 literal can be bound, each (address, port)
-once per process. Packets are delivered in order, without loss, in a later loop iteration.
+once per process. Packets are delivered in order, without loss, in a later loop iteration,
+except to and from a host a test has cut (:meth:`MemoryNetwork.cut`, through
+``sctpmh.userspace.memory.BACKEND.network``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ class MemoryNetwork:
     def __init__(self) -> None:
         self._bound: dict[Address, UserspaceEndpoint] = {}
         self._ports = itertools.cycle(_EPHEMERAL)
+        self._cut: set[str] = set()
+
+    def cut(self, host: str) -> None:
+        """Lose every packet from or to ``host`` from now on (a dead link, for tests)."""
+        self._cut.add(Endpoint(host, 0).host)
+
+    def heal(self, host: str) -> None:
+        """Carry ``host``'s packets again."""
+        self._cut.discard(Endpoint(host, 0).host)
 
     def bind(self, endpoint: UserspaceEndpoint, local: Sequence[Endpoint]) -> None:
         """Give ``endpoint`` every address of ``local`` (all with one port), or AddressError."""
@@ -74,6 +85,8 @@ class MemoryNetwork:
 
     def deliver(self, data: bytes, source: Address, destination: Address) -> None:
         """Hand one packet to whoever has ``destination``, in a later loop iteration."""
+        if self._cut and (source[0] in self._cut or destination[0] in self._cut):
+            return
         target = self._find(*destination)
         if target is None:
             return  # nobody there: lost, as on a real network
