@@ -72,7 +72,6 @@ async def _listen(
     backend: str | None,
 ) -> Server:
     loop = asyncio.get_running_loop()
-    carrier = get_backend(backend)
     if isinstance(backlog, bool) or not isinstance(backlog, int) or not 0 <= backlog <= 65535:
         raise ValueError(f"backlog must be an int in 0..65535, not {backlog!r}")
     if addrs:
@@ -81,6 +80,7 @@ async def _listen(
         # Every address of the host will be bound; validate the port alone.
         await parse_and_resolve(["0.0.0.0"], port, local=True)
         local = None
+    carrier = get_backend(backend)
     endpoint = carrier.listen(
         loop,
         local,
@@ -121,11 +121,11 @@ async def _connect(
     backend: str | None,
 ) -> AssociationTransport:
     loop = asyncio.get_running_loop()
-    carrier = get_backend(backend)
     # Name resolution counts against the timeout: a hanging DNS server must not outlast it.
     async with asyncio.timeout(timeout):
         remote = await parse_and_resolve(remote_addrs, port)
         local = await parse_and_resolve(local_addrs, 0, local=True) if local_addrs else None
+        carrier = get_backend(backend)
         return await carrier.connect(loop, remote, local, config or Config())
 
 

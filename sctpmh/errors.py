@@ -94,7 +94,7 @@ class NotSupportedError(SctpmhError):
         self.feature = feature
 
 
-class BackendUnavailableError(SctpmhError, RuntimeError):
+class BackendUnavailableError(SctpmhError):
     """The backend asked for (``backend=`` or ``SCTPMH_BACKEND``) cannot run here.
 
     The message says what is missing and what to install or enable.

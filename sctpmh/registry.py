@@ -17,7 +17,7 @@ import importlib
 import os
 from typing import Final, cast
 
-from .errors import BackendUnavailableError
+from .errors import BackendUnavailableError, SctpUnavailableError
 from .seam import Backend
 
 __all__ = ["BACKENDS", "ENVIRONMENT_VARIABLE", "get_backend", "kernel_problem"]
@@ -37,8 +37,9 @@ _AUTO = "auto"
 def get_backend(name: str | None = None) -> Backend:
     """The backend called ``name``; None means ``SCTPMH_BACKEND``, or "auto" without it.
 
-    Raises ValueError for an unknown name and :class:`~sctpmh.BackendUnavailableError`,
-    saying what is missing, for a backend that cannot run here.
+    Raises ValueError for an unknown name, :class:`~sctpmh.SctpUnavailableError` (a
+    :class:`~sctpmh.BackendUnavailableError`) with the diagnosis and its fix where kernel
+    SCTP is wanted and missing, and BackendUnavailableError when pysctp is missing.
     """
     where = "backend="
     if name is None:
@@ -47,19 +48,25 @@ def get_backend(name: str | None = None) -> Backend:
     if not isinstance(name, str) or name not in (*BACKENDS, _AUTO):
         choices = ", ".join(repr(n) for n in (_AUTO, *BACKENDS))
         raise ValueError(f"unknown backend {where}{name!r}; choose one of {choices}")
-    if name == _AUTO:
+    if name in ("kernel", _AUTO):
         problem = kernel_problem()
         if problem is not None:
-            raise BackendUnavailableError(
-                f"no SCTP backend can run here: {problem} (the userspace backend over UDP "
-                "is not built yet; backend='memory' runs both ends in one process)"
+            prefix = (
+                "no SCTP backend can run here"
+                if name == _AUTO
+                else "the kernel backend cannot run here"
             )
+            # The udp backend (RFC 6951) is what "auto" will fall back to once it exists.
+            raise type(problem)(*_with_prefix(problem, prefix))
         name = "kernel"
-    if name == "kernel":
-        problem = kernel_problem()
-        if problem is not None:
-            raise BackendUnavailableError(f"the kernel backend cannot run here: {problem}")
     return _load(name)
+
+
+def _with_prefix(problem: BackendUnavailableError, prefix: str) -> tuple[object, ...]:
+    text = f"{prefix}: {problem.strerror if isinstance(problem, OSError) else problem}"
+    if isinstance(problem, OSError) and problem.errno is not None:
+        return (problem.errno, text)
+    return (text,)
 
 
 @functools.cache
@@ -69,18 +76,21 @@ def _load(name: str) -> Backend:
 
 
 @functools.cache
-def kernel_problem() -> str | None:
-    """Why the kernel backend cannot run here (with the fix), or None when it can.
+def kernel_problem() -> BackendUnavailableError | None:
+    """Why the kernel backend cannot run here, with the fix, or None when it can.
 
-    Probed once per process: pysctp importable, and an SCTP socket created."""
+    Probed once per process: an SCTP socket created (else the diagnosis of ``sctpmh
+    check``), and pysctp importable."""
     from .kernel import diagnose
 
     error = diagnose.sctp_socket_error()
     if error is not None:
         verdict = diagnose.diagnose(probe=False, socket_error=error)
-        return f"{verdict.reason}; {verdict.fix}"
+        return SctpUnavailableError(error.errno, f"{verdict.reason}; {verdict.fix}")
     try:
         importlib.import_module("sctpmh.kernel.sockapi")
     except ImportError as exc:
-        return f"pysctp is missing ({exc}); install it with: pip install pysctp"
+        return BackendUnavailableError(
+            f"pysctp is missing ({exc}); install it with: pip install pysctp"
+        )
     return None

@@ -18,9 +18,8 @@ import inspect
 import logging
 import os
 import sys
-from collections.abc import Sequence
-
-import uvloop
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from ..errors import SctpmhError
 from .arguments import CommandError
@@ -90,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         if inspect.iscoroutinefunction(args.run):
-            runner = uvloop.run if args.uvloop else asyncio.run
+            runner = _uvloop_runner() if args.uvloop else asyncio.run
             status: int = runner(args.run(args))
         else:
             status = args.run(args)
@@ -115,3 +114,14 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         text = exc.strerror if exc.filename is None else f"{exc.strerror}: {exc.filename}"
     return " ".join(text.split()) or type(exc).__name__
+
+
+def _uvloop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    """uvloop's ``run``, or CommandError saying how to install it (it is an extra)."""
+    try:
+        import uvloop
+    except ImportError as exc:
+        raise CommandError(
+            "--uvloop needs uvloop, which is not installed: pip install 'sctpmh[uvloop]'"
+        ) from exc
+    return uvloop.run

@@ -109,6 +109,8 @@ class UserspaceTransport(BaseTransport):
         if ttl is not None:
             raise self._not_supported("send(ttl=...)", "PR-SCTP (RFC 3758)")
         self._core.send(payload, stream=stream, ppid=ppid, unordered=unordered, now=self._now())
+        # Counted at once, so that a sender that never yields still meets the high-water mark.
+        self.update_buffer()
         self._endpoint.touch(self)
 
     def _start_shutdown(self) -> None:

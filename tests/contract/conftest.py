@@ -54,10 +54,10 @@ class Pair:
     client: sctpmh.Association
     served: list[sctpmh.Association] = field(default_factory=list)
 
-    async def connect(self, **options: object) -> sctpmh.Association:
+    async def connect(self, config: sctpmh.Config | None = None) -> sctpmh.Association:
         """One more client association to the same server."""
         return await sctpmh.open_association(
-            SERVER, self.server.port, local_addrs=CLIENT, backend=self.backend, **options
+            SERVER, self.server.port, local_addrs=CLIENT, config=config, backend=self.backend
         )
 
 

@@ -74,7 +74,9 @@ async def test_sending_on_a_closed_association(open_pair: Opener) -> None:
         ([], 4444, "no address"),
     ],
 )
-async def test_bad_addresses_and_ports(backend: str, remote: list[str], port: int, text: str) -> None:
+async def test_bad_addresses_and_ports(
+    backend: str, remote: list[str], port: int, text: str
+) -> None:
     with pytest.raises(sctpmh.AddressError, match=text):
         await sctpmh.open_association(remote, port, local_addrs=CLIENT, backend=backend)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -185,7 +186,7 @@ async def test_a_raising_connection_made_ends_only_that_association(backend: str
 
 
 async def test_every_path_failed_reports_the_loss(
-    cuttable: type[Cuttable], backend: str
+    cuttable: Callable[..., Awaitable[Cuttable]],
 ) -> None:
     async def hold(association: sctpmh.Association) -> None:
         async for _ in association:
@@ -214,6 +215,7 @@ async def test_close_is_awaitable_and_need_not_be_awaited(open_pair: Opener) -> 
     future = second.close()  # not awaited here: harmless
     await pair.client.close()
     await asyncio.wait_for(future, 30)
-    assert second.closed and pair.client.closed
+    assert second.closed
+    assert pair.client.closed
     await asyncio.wait_for(pair.server.close(), 30)
     assert not pair.server.is_serving()

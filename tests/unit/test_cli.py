@@ -22,7 +22,7 @@ from sctpmh.cli.screen import (
 )
 from sctpmh.cli.table import PathsView, describe_event, render_paths
 from sctpmh.cli.text import format_address, format_duration
-from sctpmh.kernel.diagnose import sctp_socket_error
+from sctpmh.kernel.diagnose import diagnose, sctp_socket_error
 
 ACTIVE, PF, INACTIVE = (
     sctpmh.PathState.ACTIVE,
@@ -124,8 +124,10 @@ def test_missing_kernel_sctp_is_one_line_with_the_fix_and_exit_2(command: str) -
     )
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.startswith("sctpmh: this kernel cannot create SCTP sockets (")
-    assert "Fix: load the module with 'sudo modprobe sctp'" in result.stderr
+    verdict = diagnose(probe=False, socket_error=sctp_socket_error())
+    assert result.stderr.startswith("sctpmh: no SCTP backend can run here: ")
+    assert verdict.reason in result.stderr
+    assert verdict.fix in result.stderr
     assert result.stderr.count("\n") == 1
 
 
