@@ -329,9 +329,10 @@ class SocketIO:
             self._read_batch = min(2 * batch, _READS_PER_CALLBACK)
             self._full_batches = 0
         if self._dry_wanted:
-            # The batch ended with the owner waiting for the socket to be read dry (with
-            # associations waiting to end): with level-triggered polling nothing else would
-            # call back if this batch happened to empty it.
+            # The batch ended with associations waiting to end (the owner waits for the
+            # socket to be read dry): they end at the read that finds the socket empty, and
+            # with level-triggered polling nothing else would call back if this batch
+            # happened to empty it.
             self._loop.call_soon(self._on_readable)
 
     def _data_piece(
@@ -350,9 +351,8 @@ class SocketIO:
             return
         assoc_id = info.assoc_id if info is not None else 0
         if partial is None or partial.assoc_id != assoc_id:
-            # Partial delivery never interleaves associations, so a previous association's
-            # message was abandoned part-way (that association was aborted): drop what came
-            # of it.
+            # Partial delivery never interleaves associations, so the previous one's message
+            # was abandoned part-way (that association was aborted): drop what came of it.
             partial = self._partial = PartialMessage(assoc_id)
         if not partial.oversize and not partial.add(bytes(self._view[:nbytes]), limit):
             self._owner.message_too_large(assoc_id, partial.size, limit)
