@@ -1,7 +1,8 @@
 """Opening kernel SCTP endpoints: the socket, its options, its addresses.
 
-Kept apart from :mod:`sctpmh.kernel.endpoint`, which only drives a socket that exists.
-Whatever fails after ``socket()`` closes the socket again: nothing leaks.
+Kept apart from :mod:`sctpmh.kernel.demux` (the endpoint) and :mod:`sctpmh.kernel.fdio`, which
+only drive a socket that exists. Whatever fails after ``socket()`` closes the socket again:
+nothing leaks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from ..config import Config
 from ..errors import AddressError
 from ..seam import TransportCallback
 from . import sockapi
-from .endpoint import KernelAssociationTransport, KernelEndpoint
+from .demux import KernelEndpoint
+from .transport import KernelAssociationTransport
 
 __all__ = ["connect", "listen"]
 

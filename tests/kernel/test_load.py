@@ -30,7 +30,8 @@ from typing import cast
 import pytest
 
 import sctpmh
-from sctpmh.kernel.endpoint import KernelAssociationTransport, KernelEndpoint
+from sctpmh.kernel.demux import KernelEndpoint
+from sctpmh.kernel.transport import KernelAssociationTransport
 
 pytestmark = pytest.mark.kernel
 

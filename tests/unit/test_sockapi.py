@@ -655,7 +655,7 @@ def test_truncated_notifications_raise_struct_error(data: bytes) -> None:
         decode_notification(data)
 
 
-# The endpoint (sctpmh/kernel/endpoint.py, _notification_piece) catches exactly
+# The socket's reader (sctpmh/kernel/fdio.py, _notification_piece) catches exactly
 # (ValueError, struct.error) around decode_notification and drops the notification; anything
 # else would escape into the event loop's reader callback. So garbage must raise only those.
 _NOTIFICATION_KINDS = st.one_of(
