@@ -23,8 +23,9 @@ and ``PrimaryChanged`` events, like the kernel backend does. What it covers:
 
 A path is a (local address, peer address) pair: each peer address is reached from a local
 address of the same family, first the one sharing the longest prefix with it (what a routing
-table on a multi-homed host most often chooses); when that pair times out the next local
-address of the family is tried.
+table on a multi-homed host most often chooses). While an address is unconfirmed, or after it
+failed, each unanswered probe tries the next local address of the family; the pair a HEARTBEAT
+ACK answered is kept.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class PeerPath:
         "heartbeat_nonce",
         "heartbeat_sent_at",
         "last_sent",
+        "left_active",
         "source",
         "t3",
     )
@@ -81,6 +83,8 @@ class PeerPath:
         self.heartbeat_nonce: int | None = None
         self.heartbeat_sent_at = 0.0
         self.last_sent = 0.0
+        self.left_active = 0
+        """Order in which paths last stopped being active (higher: more recently)."""
 
     @property
     def address(self) -> Address:
@@ -108,6 +112,7 @@ class PathManager:
         "_primary",
         "_rng",
         "_send_control",
+        "_state_changes",
         "error_count",
         "local_addresses",
     )
@@ -130,6 +135,7 @@ class PathManager:
         """Our addresses, ``(host, sctp_port)``."""
         self._paths: dict[str, PeerPath] = {}
         self._primary: PeerPath | None = None
+        self._state_changes = 0
         self.error_count = 0
         """The association's overall error counter (RFC 9260 section 8.1)."""
 
@@ -211,8 +217,11 @@ class PathManager:
             if state is PathState.ACTIVE:
                 return path
             if state is PathState.POTENTIALLY_FAILED and (
-                best is None or path.destination.error_count < best.destination.error_count
+                best is None
+                or (path.destination.error_count, -path.left_active)
+                < (best.destination.error_count, -best.left_active)
             ):
+                # RFC 7829 section 5: the fewest errors; of equals, the one active last.
                 best = path
         return best if best is not None else primary
 
@@ -278,6 +287,7 @@ class PathManager:
         """
         if not path.confirmed:
             # Section 5.4: probing an unconfirmed address is no sign of the peer's health.
+            # The pair may be what fails: try the next local address of the family.
             path.source = self._pick_source(path.address[0], path.source)
             return False
         destination = path.destination
@@ -286,12 +296,13 @@ class PathManager:
         config = self._config
         pf_threshold = config.potentially_failed_threshold
         if destination.error_count > config.path_max_retransmissions:
+            if destination.state is PathState.INACTIVE:
+                # Dead for a while: the pair may be what fails, not the peer address; probe
+                # from the next local address of the family (a HEARTBEAT ACK keeps it).
+                path.source = self._pick_source(path.address[0], path.source)
             self._set_state(path, PathState.INACTIVE)
         elif pf_threshold is not None and destination.error_count > pf_threshold:
             self._set_state(path, PathState.POTENTIALLY_FAILED)
-        if len(self.local_addresses) > 1:
-            # The pair may be what fails, not the peer address: try the next local address.
-            path.source = self._pick_source(path.address[0], path.source)
         return self.error_count > config.association_max_retransmissions
 
     def acknowledged(self, destinations: Iterable[Destination]) -> None:
@@ -314,6 +325,9 @@ class PathManager:
     def _set_state(self, path: PeerPath, state: PathState) -> None:
         destination = path.destination
         if destination.state is not state:
+            if destination.state is PathState.ACTIVE:
+                self._state_changes += 1
+                path.left_active = self._state_changes
             destination.state = state
             self._events.append(PathStateChanged(destination.address, state))
 

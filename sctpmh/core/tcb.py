@@ -167,8 +167,11 @@ class Tcb:
         if item.to is not None:
             path = self.paths.get(item.to[0])
             to = path.destination if path is not None else None
+        # Without the peer's PR-SCTP support a lifetime cannot be honoured (RFC 3758 section
+        # 3.3): the message is sent reliably.
+        expires = item.expires if self.peer_prsctp else None
         sender.enqueue(
-            item.data, item.stream, item.ppid, item.unordered, self.max_payload, to, item.expires
+            item.data, item.stream, item.ppid, item.unordered, self.max_payload, to, expires
         )
 
     # --- ending ------------------------------------------------------------------------------

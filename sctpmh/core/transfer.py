@@ -270,13 +270,15 @@ class Transfer:
             # association and of the destinations the acknowledged data went to.
             paths.acknowledged(ack.destination for ack in result.destinations if ack.acked_bytes)
         # Section 6.3.2 R2/R3: stop T3 when nothing is outstanding (there), restart it when
-        # the earliest outstanding TSN was acknowledged.
+        # the earliest outstanding TSN sent to that address was acknowledged (data acked there
+        # while the cumulative ack moves: acks of other paths must not put it off).
         outstanding = sender.outstanding_bytes
         data_path = paths.data_path()
+        acked_on = {ack.destination for ack in result.destinations if ack.acked_bytes}
         for path in paths:
             if not outstanding or (path.destination.flight_size == 0 and path is not data_path):
                 path.t3.stop()
-            elif result.cum_ack_advanced and path.t3.running:
+            elif result.cum_ack_advanced and path.t3.running and path.destination in acked_on:
                 path.t3.start(now, path.destination.rto)
         for destination in result.reneged:
             # Section 6.3.2 R4: the peer reneged on chunks sent there, which are outstanding
@@ -324,7 +326,7 @@ class Transfer:
         as ``SendFailed`` with errno ``ETIMEDOUT``, and a FORWARD TSN is due."""
         tcb = self._tcb
         sender = tcb.sender
-        if sender is None or tcb.state not in DATA_FLOWS:
+        if sender is None or not tcb.peer_prsctp or tcb.state not in DATA_FLOWS:
             return
         abandoned = sender.abandon_expired(now)
         if abandoned:
