@@ -368,11 +368,13 @@ class Association:
                 raise ValueError("the peer does not support PR-SCTP (RFC 3758): no ttl")
             if math.isfinite(ttl):
                 expires = now + ttl
-        item = PendingSend(bytes(data), stream, ppid, unordered, to, expires)
-        if tcb.sender is None:
-            tcb.pending.append(item)
-            return
-        tcb.enqueue(item)
+        sender = tcb.sender
+        if sender is None:
+            tcb.pending.append(PendingSend(bytes(data), stream, ppid, unordered, to, expires))
+        elif to is None and expires is None:
+            sender.enqueue(bytes(data), stream, ppid, unordered, tcb.max_payload)
+        else:
+            tcb.enqueue(PendingSend(bytes(data), stream, ppid, unordered, to, expires))
 
     def set_primary(self, address: tuple[str, int]) -> None:
         """Make ``address`` the primary path (RFC 9260 section 6.4); reports
@@ -431,7 +433,7 @@ class Association:
     def pending_bytes(self) -> int:
         """Bytes queued or in flight, not yet acknowledged by the peer."""
         tcb = self._tcb
-        pending = sum(len(item.data) for item in tcb.pending)
+        pending = sum(len(item.data) for item in tcb.pending) if tcb.pending else 0
         if tcb.sender is not None:
             pending += tcb.sender.queued_bytes + tcb.sender.outstanding_bytes
         return pending

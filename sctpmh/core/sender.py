@@ -174,6 +174,7 @@ class Sender:
     """
 
     __slots__ = (
+        "_abandoned",
         "_cum_ack",
         "_expiries",
         "_fast_rtx_allowance",
@@ -235,6 +236,7 @@ class Sender:
         # heap of (expiry, message id) to find the next one due.
         self._ttl_live: dict[int, float] = {}
         self._expiries: list[tuple[float, int]] = []
+        self._abandoned = 0  # abandoned chunks the cumulative ack has not passed yet
 
     # --- state -----------------------------------------------------------------------------
 
@@ -548,6 +550,7 @@ class Sender:
                     continue  # only after drain_unsent()
                 if item.abandoned:
                     self._outstanding_bytes -= len(item.chunk.data)
+                    self._abandoned -= 1
                 elif item.acked:
                     del self._gap_acked[tsn]
                 else:
@@ -761,6 +764,11 @@ class Sender:
 
     # --- PR-SCTP (RFC 3758) ----------------------------------------------------------------
 
+    @property
+    def has_abandoned(self) -> bool:
+        """Whether abandoned chunks wait for the peer's cumulative ack to pass them."""
+        return self._abandoned > 0
+
     def next_expiry(self) -> float | None:
         """When the next message's lifetime ends, while one with a lifetime is live."""
         expiries = self._expiries
@@ -820,6 +828,7 @@ class Sender:
             self._queued_bytes -= size
             self._outstanding_bytes += size
             queued.acked = queued.abandoned = True
+            self._abandoned += 1
             outstanding[queued.chunk.tsn] = queued
             self._highest_sent = queued.chunk.tsn
         chunk = first.chunk
@@ -840,12 +849,15 @@ class Sender:
         if item.timed:
             self._untime(item)
         item.acked = item.abandoned = True
+        self._abandoned += 1
 
     def forward_tsn(self) -> tuple[int, tuple[tuple[int, int], ...]] | None:
         """The FORWARD TSN to send (RFC 3758 section 3.5 C1-C4): the Advanced.Peer.Ack.Point
         (the highest TSN up to which every chunk is acknowledged or abandoned) and the last
         SSN skipped on each ordered stream; None while nothing abandoned lies beyond the
         cumulative ack."""
+        if not self._abandoned:
+            return None
         outstanding = self._outstanding
         tsn = self._cum_ack
         skipped: dict[int, int] = {}
@@ -891,6 +903,7 @@ class Sender:
         self._timed.clear()
         self._ttl_live.clear()
         self._expiries.clear()
+        self._abandoned = 0
         self._marked = 0
         self._queued_bytes = self._outstanding_bytes = self._flight_bytes = 0
         self._recovery_exit = None

@@ -243,9 +243,11 @@ class Transfer:
         self._tcb.stats.sacks_received += 1
         self._last_sack_at = inbound.now
         self.process_ack(chunk, inbound.now, gaps_reported=True)
-        # RFC 3758 section 3.5 C3: a SACK still behind the Advanced.Peer.Ack.Point means the
-        # FORWARD TSN was lost, or crossed this SACK: send it again.
-        self._forward_due = True
+        sender = self._tcb.sender
+        if sender is not None and sender.has_abandoned:
+            # RFC 3758 section 3.5 C3: a SACK still behind the Advanced.Peer.Ack.Point means
+            # the FORWARD TSN was lost, or crossed this SACK: send it again.
+            self._forward_due = True
         return True
 
     def process_ack(self, chunk: SackChunk, now: float, *, gaps_reported: bool = False) -> None:
