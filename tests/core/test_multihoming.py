@@ -16,12 +16,14 @@ import pytest
 
 from sctpmh.config import Config
 from sctpmh.core.association import State
-from sctpmh.core.chunks import DataChunk, HeartbeatAckChunk, HeartbeatChunk
+from sctpmh.core.causes import CauseCode
+from sctpmh.core.chunks import AbortChunk, DataChunk, HeartbeatAckChunk, HeartbeatChunk
 from sctpmh.core.packet import Packet, encode_packet
+from sctpmh.core.params import address_of, decode_params, ipv4_address
 from sctpmh.errors import AddressError
 from sctpmh.events import PathState, PathStateChanged
 from tests.core.multihome import DELAY, FAMILIES, SERVER_PORT, Topology, Traffic, two_by_two
-from tests.core.simnet import Notice, datagrams_with
+from tests.core.simnet import Notice, datagrams_with, init_chunk, open_session
 
 PRESETS = {"default": Config(), "fast_failover": Config.fast_failover()}
 
@@ -273,3 +275,20 @@ def test_a_spoofed_packet_with_a_valid_tag_from_a_foreign_address_is_ignored() -
     assert not [d for d in net.sent if d.destination == foreign]
     assert not [e for e in net.events("server") if getattr(e, "data", None) == b"evil"]
     assert server.state is State.ESTABLISHED
+
+
+def test_an_init_adding_new_addresses_to_an_established_association_is_refused() -> None:
+    # RFC 9260 section 5.2.2: a restart may not bring new addresses; the answer is an ABORT
+    # with a Restart of an Association with New Addresses cause listing them, and the
+    # association stays as it was.
+    session = open_session()
+    new_host = "192.0.2.77"
+    mark = session.mark()
+    session.send(init_chunk(tag=0x0BAD_F00D, params=(ipv4_address(new_host),)), tag=0)
+    _, packet, abort = session.expect(AbortChunk, mark=mark, within=1.0)
+    assert packet.verification_tag == 0x0BAD_F00D
+    [cause] = abort.causes
+    assert cause.code == CauseCode.RESTART_WITH_NEW_ADDRESSES
+    assert [address_of(p) for p in decode_params(cause.info)] == [new_host]
+    assert session.iut.state is State.ESTABLISHED
+    assert new_host not in [host for host, _ in session.iut.peer_addresses()]
