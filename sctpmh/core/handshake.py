@@ -128,6 +128,7 @@ class Handshake:
         self._cookie_preservative_ms = 0
 
     def on_t1(self, now: float) -> None:
+        """T1-init or T1-cookie expired."""
         # RFC 9260 section 5.1 C/D: retransmit INIT or COOKIE ECHO with the RTO backed off,
         # until Max.Init.Retransmits.
         if self._tcb.state not in HANDSHAKE:
@@ -198,6 +199,7 @@ class Handshake:
         return params
 
     def on_init(self, chunk: InitChunk, inbound: Inbound) -> bool:
+        """An INIT chunk (RFC 9260 sections 5.1 B, 5.2.1, 5.2.2)."""
         state = self._tcb.state
         if self._tcb.finished:
             self._tcb.stats.ootb += 1
@@ -337,6 +339,7 @@ class Handshake:
         )
 
     def on_init_ack(self, chunk: InitAckChunk, inbound: Inbound) -> bool:
+        """An INIT ACK chunk in COOKIE-WAIT (RFC 9260 section 5.1 C)."""
         now = inbound.now
         # RFC 9260 section 3.3.3: "If an endpoint in the COOKIE-WAIT state receives an INIT ACK
         # chunk with the Initiate Tag set to 0, it MUST destroy the TCB and SHOULD send an ABORT
@@ -426,6 +429,7 @@ class Handshake:
         return False
 
     def on_cookie_echo(self, chunk: CookieEchoChunk, inbound: Inbound) -> bool:
+        """A COOKIE ECHO chunk (RFC 9260 sections 5.1.5, 5.2.4)."""
         now = inbound.now
         if inbound.index != 0:
             # RFC 9260 section 5.1: COOKIE ECHO must be the first chunk of its packet.
@@ -525,12 +529,14 @@ class Handshake:
         return False
 
     def on_cookie_ack(self, chunk: CookieAckChunk, inbound: Inbound) -> bool:
+        """A COOKIE ACK chunk in COOKIE-ECHOED: the association is up."""
         # RFC 9260 section 5.1 E.
         self._transfer.start_data_plane()
         self._became_established(inbound.now, restarted=False)
         return True
 
     def on_stale_cookie(self, cause: ErrorCause, now: float) -> None:
+        """The peer reported our cookie stale (an ERROR chunk in COOKIE-ECHOED)."""
         # RFC 9260 section 5.2.6: start over with a new INIT asking for a longer cookie life
         # (Cookie Preservative), as long as INIT retransmissions remain.
         if self._init_retransmissions >= self._tcb.config.max_init_retransmissions:

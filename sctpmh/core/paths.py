@@ -343,11 +343,6 @@ class PathManager:
                 deadlines.append(path.heartbeat.deadline)
         return deadlines
 
-    def stop_t3(self) -> None:
-        """Stop every T3-rtx timer."""
-        for path in self._paths.values():
-            path.t3.stop()
-
     def start_heartbeats(self, now: float) -> None:
         """The association is up: schedule heartbeats; unconfirmed addresses are probed at
         once (RFC 9260 section 5.4: promptly), confirmed ones once idle (8.3)."""

@@ -231,11 +231,6 @@ class Transfer:
         ):
             self._sack_due = True
 
-    def request_sack(self) -> None:
-        """Send a SACK with the next packets (RFC 3758 section 3.6: after a FORWARD TSN)."""
-        self._sack_due = True
-        self.sack_timer.stop()
-
     # --- SACKs in ----------------------------------------------------------------------------
 
     def on_sack(self, chunk: SackChunk, inbound: Inbound) -> bool:
