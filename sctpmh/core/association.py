@@ -90,6 +90,10 @@ __all__ = ["Association", "CoreConfig", "State"]
 
 _Handler = Callable[[Any, Inbound], bool]
 
+# Where packets go out at all, and where new DATA may (RFC 9260 sections 5.1, 9.2).
+_SENDING = CONNECTED | {State.COOKIE_ECHOED}
+_DATA_GOES = frozenset({State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED})
+
 
 class Association:
     """One SCTP association, driven by its caller (see the module docstring).
@@ -468,16 +472,11 @@ class Association:
         """
         tcb = self._tcb
         out = tcb.outbox.take_raw()
-        if tcb.peer_tag and tcb.state in CONNECTED | {State.COOKIE_ECHOED}:
+        if tcb.peer_tag and tcb.state in _SENDING:
             transfer = self._transfer
             transfer.before_build(now)
             sender = tcb.sender
-            data_goes = (
-                sender is not None
-                and tcb.state
-                in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED)
-                and sender.has_data
-            )
+            data_goes = sender is not None and tcb.state in _DATA_GOES and sender.has_data
             tcb.outbox.build(
                 now,
                 out,
@@ -565,7 +564,7 @@ class Association:
         chunks = screen(tcb, packet, inbound)
         if chunks is None:
             return
-        if path is not None:
+        if path is not None and not path.confirmed:
             self._paths.note_arrival(path, local)
         self._dispatch(chunks, inbound)
 
