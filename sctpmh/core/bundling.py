@@ -189,9 +189,9 @@ class Outbox:
             if path.destination.flight_size and not path.t3.running:
                 # RFC 9260 section 6.3.2 R1: T3 runs wherever data is outstanding.
                 path.t3.start(now, path.destination.rto)
-        if sender.outstanding_bytes and not data_path.t3.running:
-            # R1 again: data marked for retransmission is outstanding too; the data path's
-            # T3 watches it until it can be resent.
+        if sender.outstanding_bytes > sender.flight_bytes and not data_path.t3.running:
+            # R1 again: data marked for retransmission (outstanding, not in flight) waits to
+            # be resent; the data path's T3 watches it meanwhile.
             data_path.t3.start(now, data_path.destination.rto)
 
     def _emit(

@@ -23,7 +23,7 @@ from sctpmh.core.params import address_of, decode_params, ipv4_address
 from sctpmh.errors import AddressError
 from sctpmh.events import PathState, PathStateChanged
 from tests.core.multihome import DELAY, FAMILIES, SERVER_PORT, Topology, Traffic, two_by_two
-from tests.core.simnet import Notice, datagrams_with, init_chunk, open_session
+from tests.core.simnet import Notice, datagrams_with, init_chunk, of_type, open_session
 
 PRESETS = {"default": Config(), "fast_failover": Config.fast_failover()}
 
@@ -292,3 +292,38 @@ def test_an_init_adding_new_addresses_to_an_established_association_is_refused()
     assert [address_of(p) for p in decode_params(cause.info)] == [new_host]
     assert session.iut.state is State.ESTABLISHED
     assert new_host not in [host for host, _ in session.iut.peer_addresses()]
+
+
+def test_a_message_goes_where_it_is_sent_and_to_the_primary_while_that_is_down() -> None:
+    # RFC 9260 section 6.4: the sender may name a destination per message; while that
+    # destination is not active the message goes to the primary instead.
+    topology = two_by_two(config=Config.fast_failover(), record=True)
+    net, client = topology.net, topology.client
+    second = topology.server_addresses[1]
+    client.send(b"by the second path", now=net.now, to=second)
+    client.send(b"by the primary", stream=1, now=net.now)
+    net.run_for(1.0)
+    routes = {
+        chunk.data: datagram.destination
+        for datagram in net.sent_between("client", "server")
+        for chunk in of_type(datagram.chunks(), DataChunk)
+    }
+    assert routes == {
+        b"by the second path": second,
+        b"by the primary": topology.server_addresses[0],
+    }
+    topology.cut(1)
+    client.send(b"probe", stream=2, now=net.now, to=second)  # times out there: PF
+    net.run(lambda: client.destinations[second[0]].state is not PathState.ACTIVE, max_time=5.0)
+    mark = len(net.sent)
+    client.send(b"fallback", stream=3, now=net.now, to=second)
+    net.run_for(1.0)
+    fallback = next(
+        d
+        for d in net.sent[mark:]
+        if any(c.data == b"fallback" for c in of_type(d.chunks(), DataChunk))
+    )
+    assert fallback.destination == topology.server_addresses[0]
+    assert b"fallback" in [getattr(e, "data", None) for e in net.events("server")]
+    with pytest.raises(AddressError):
+        client.send(b"x", now=net.now, to=("10.1.1.2", 9))  # the right host, another port
