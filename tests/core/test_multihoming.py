@@ -22,7 +22,15 @@ from sctpmh.core.packet import Packet, encode_packet
 from sctpmh.core.params import address_of, decode_params, ipv4_address
 from sctpmh.errors import AddressError
 from sctpmh.events import PathState, PathStateChanged
-from tests.core.multihome import DELAY, FAMILIES, SERVER_PORT, Topology, Traffic, two_by_two
+from tests.core.multihome import (
+    DELAY,
+    FAMILIES,
+    SERVER_PORT,
+    Topology,
+    Traffic,
+    association,
+    two_by_two,
+)
 from tests.core.simnet import Notice, datagrams_with, init_chunk, of_type, open_session
 
 PRESETS = {"default": Config(), "fast_failover": Config.fast_failover()}
@@ -327,3 +335,14 @@ def test_a_message_goes_where_it_is_sent_and_to_the_primary_while_that_is_down()
     assert b"fallback" in [getattr(e, "data", None) for e in net.events("server")]
     with pytest.raises(AddressError):
         client.send(b"x", now=net.now, to=("10.1.1.2", 9))  # the right host, another port
+
+
+def test_without_a_local_address_of_the_family_the_source_is_left_to_the_caller() -> None:
+    client = association(["10.1.1.1", "fd00:1::1"], 5001, SERVER_PORT, Config(), seed=1)
+    client.connect([("fd00:1::2", SERVER_PORT), ("10.1.1.2", SERVER_PORT)], 0.0)
+    [(_, source, destination)] = client.datagrams_to_send(0.0)
+    assert (source, destination) == (("fd00:1::1", 5001), ("fd00:1::2", SERVER_PORT))
+    v4_only = association(["10.1.1.1"], 5001, SERVER_PORT, Config(), seed=1)
+    v4_only.connect([("fd00:1::2", SERVER_PORT)], 0.0)
+    [(_, source, _)] = v4_only.datagrams_to_send(0.0)
+    assert source is None
