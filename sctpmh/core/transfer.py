@@ -9,6 +9,9 @@ data plane (:mod:`sctpmh.core.sender`, :mod:`sctpmh.core.receiver`,
   delayed SACK and when it goes at once, delivery to the application, window updates.
 * 6.2.1, 6.3.2, 6.3.3, 7.2: processing SACKs, the T3-rtx timer and its expiry (6.4.1: the
   retransmissions then go to an alternate path, see :mod:`sctpmh.core.bundling`).
+* RFC 3758 (PR-SCTP): abandoning messages whose lifetime ended (``SendFailed`` with errno
+  ``ETIMEDOUT``), sending FORWARD TSN until the peer's cumulative ack passes them, and
+  receiving FORWARD TSN.
 """
 
 from __future__ import annotations
