@@ -66,7 +66,7 @@ class _Link:
             (self.client, self.server, _CLIENT),
             (self.server, self.client, _SERVER),
         ):
-            for data, _ in sender.datagrams_to_send(self.now):
+            for data, _, _ in sender.datagrams_to_send(self.now):
                 receiver.receive_datagram(data, source, self.now)
                 self.packets += 1
                 moved = True

@@ -3,29 +3,27 @@
 An :class:`Association` is driven by its caller: ``connect()`` / ``send()`` / ``shutdown()`` /
 ``abort()`` from the application, ``receive_datagram()`` for every SCTP packet that arrived and
 ``handle_timer()`` when ``get_timer()``'s deadline has come. It hands back the packets to put on
-the wire with ``datagrams_to_send()`` and what happened with ``next_event()``. It never reads a
-clock (every input takes ``now``) and draws every random number from the injected ``rng``.
+the wire with ``datagrams_to_send()`` (each with the local address to send it from and its
+destination) and what happened with ``next_event()``. It never reads a clock (every input takes
+``now``) and draws every random number from the injected ``rng``.
 
-What it does, by RFC 9260 section, and where (each part is a module of private methods that
-the :class:`Association` class binds; this module keeps the public API, the timers, the chunk
-dispatch table and the bookkeeping that ties the parts together):
+It is the one public facade over components that each own their state:
 
-* 5.1, 5.1.3, 5.1.5: the four-way handshake; the answering side keeps no state until a valid
-  COOKIE ECHO arrives (HMAC-authenticated cookie with a lifetime, Stale Cookie ERROR).
-  5.2.1-5.2.6: INIT collisions, unexpected INIT / INIT ACK / COOKIE ECHO / COOKIE ACK, the
-  COOKIE ECHO table of 5.2.4 (peer restart, collisions), Stale Cookie handling. 3.2.1:
-  unknown INIT / INIT ACK parameters. In :mod:`sctpmh.core.handshake`.
-* 8.4, 8.5, 8.5.1: out-of-the-blue packets and the verification tag rules, in
-  :mod:`sctpmh.core.intake`.
-* 6.1-6.2, 6.5-6.9: DATA and SACK (through :mod:`sctpmh.core.sender` and
-  :mod:`sctpmh.core.receiver`), delayed SACK, invalid streams, empty DATA, T3-rtx (6.3.2,
-  6.3.3), in :mod:`sctpmh.core.transfer`.
-* 6.10: bundling control chunks and DATA into packets, in :mod:`sctpmh.core.bundling`.
-* 8.1-8.3: failure detection and heartbeats per peer address, in :mod:`sctpmh.core.paths`
-  (RTO and congestion control, 6.3 and 7.2, are in :mod:`sctpmh.core.destination`).
-* 9.1, 9.2: ABORT and the graceful SHUTDOWN sequence with its T2 timer, in
-  :mod:`sctpmh.core.termination`; the T5 guard is in :meth:`Association.handle_timer`.
-* 3.2: unknown chunks by the upper two bits of their type, in ``Association._dispatch``.
+* :class:`~sctpmh.core.tcb.Tcb`: what every part shares (state, tags, streams, the data plane,
+  the event queue) and how an association ends.
+* :class:`~sctpmh.core.paths.PathManager`: local and peer addresses, per-path timers,
+  heartbeats, address confirmation (5.4), failure detection (8.1-8.3, RFC 7829), path
+  selection and the primary path (6.4).
+* :class:`~sctpmh.core.bundling.Outbox`: control chunks and DATA bundled into packets (6.10).
+* :class:`~sctpmh.core.handshake.Handshake`: the four-way handshake, collisions, restarts
+  (5.1, 5.2).
+* :class:`~sctpmh.core.transfer.Transfer`: DATA, SACK, T3-rtx (6), and PR-SCTP's FORWARD TSN
+  (RFC 3758).
+* :class:`~sctpmh.core.termination.Termination`: SHUTDOWN and ABORT (9).
+* :func:`~sctpmh.core.intake.screen`: which packets reach the chunk handlers (8.4, 8.5).
+
+This module keeps the public API, the timers' dispatch and the chunk dispatch table (unknown
+chunks by the upper two bits of their type, 3.2).
 
 Bad input from the wire never raises: it is dropped (and counted in :attr:`Association.stats`)
 or answered with ABORT or ERROR as the RFC says.
@@ -33,24 +31,22 @@ or answered with ABORT or ERROR as the RFC says.
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from random import Random
 from typing import Any
 
 from sctpmh.config import Config
-from sctpmh.core import bundling, causes, handshake, intake, termination, transfer
-from sctpmh.core import paths as peer_paths
+from sctpmh.core import causes
 from sctpmh.core.causes import CauseCode
 from sctpmh.core.chunks import (
     AbortChunk,
     Chunk,
-    ChunkType,
     CookieAckChunk,
     CookieEchoChunk,
     DataChunk,
     ErrorChunk,
+    ForwardTsnChunk,
     HeartbeatAckChunk,
     HeartbeatChunk,
     InitAckChunk,
@@ -62,17 +58,27 @@ from sctpmh.core.chunks import (
     UnknownChunk,
     unknown_chunk_action,
 )
-from sctpmh.core.cookie import CookieJar
+from sctpmh.core.coreconfig import CoreConfig
 from sctpmh.core.destination import Destination
-from sctpmh.core.intake import Inbound
+from sctpmh.core.handshake import Handshake
+from sctpmh.core.intake import Inbound, screen
 from sctpmh.core.packet import ChecksumError, PacketError, decode_packet
-from sctpmh.core.paths import Address, PeerPath
-from sctpmh.core.receiver import Reassembler, TsnTracker
-from sctpmh.core.sender import Sender
-from sctpmh.core.states import ALL_STATES, CONNECTED, DATA_FLOWS, HANDSHAKE, WITH_TCB, State
+from sctpmh.core.paths import Address
+from sctpmh.core.states import (
+    ALL_STATES,
+    CONNECTED,
+    DATA_FLOWS,
+    HANDSHAKE,
+    HEARTBEATING,
+    WITH_TCB,
+    State,
+)
 from sctpmh.core.stats import Stats
-from sctpmh.core.timers import Timer
+from sctpmh.core.tcb import PendingSend, Tcb
+from sctpmh.core.termination import Termination
+from sctpmh.core.transfer import Transfer
 from sctpmh.errors import (
+    AddressError,
     AssociationAbortedError,
     AssociationClosedError,
     MessageTooLargeError,
@@ -82,62 +88,11 @@ from sctpmh.events import MAX_PPID, MAX_STREAM, Event, Message, PathInfo, Remote
 
 __all__ = ["Association", "CoreConfig", "State"]
 
-# RFC 9260 section 6.2: the SACK delay MUST NOT exceed 500 ms.
-_MAX_SACK_DELAY = 0.5
-# RFC 9260 section 3.3.2: a_rwnd of INIT / INIT ACK is at least 1500.
-_MIN_RECEIVE_WINDOW = 1500
-_MIN_MTU = 512
+_Handler = Callable[[Any, Inbound], bool]
 
-
-@dataclass(frozen=True, slots=True)
-class CoreConfig:
-    """Knobs of the userspace core that the shared :class:`~sctpmh.config.Config` lacks.
-
-    Protocol timers, retransmission limits, stream counts and the message size limit come
-    from ``Config``; this holds ports, packet and buffer sizes and the cookie settings.
-    """
-
-    local_port: int
-    """Our SCTP port (the common header's source port, RFC 9260 section 3.1)."""
-    remote_port: int
-    """The peer's SCTP port for ``connect()``; a listening association learns it from the
-    INIT it answers."""
-    mtu: int = 1280
-    """Largest SCTP packet to send, in bytes (common header included)."""
-    receive_window: int = 256 * 1024
-    """Receive buffer behind the advertised window a_rwnd (RFC 9260 section 6.2)."""
-    sack_delay: float = 0.2
-    """Delayed acknowledgement timeout in seconds (RFC 9260 section 6.2: at most 0.5)."""
-    max_burst: int = 4
-    """Most packets of DATA sent per call of ``datagrams_to_send`` (Max.Burst, section 16)."""
-    cookie_lifetime: float = 60.0
-    """Valid.Cookie.Life in seconds (RFC 9260 sections 5.1.3, 16)."""
-    secret: bytes | None = None
-    """Key of the cookie MAC, at least 16 bytes; ``None`` draws 32 bytes from the rng."""
-
-    def __post_init__(self) -> None:
-        for name in ("local_port", "remote_port"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
-                raise ValueError(f"{name} must be an int in 0..65535, got {value!r}")
-        if not isinstance(self.mtu, int) or self.mtu < _MIN_MTU:
-            raise ValueError(f"mtu must be an int >= {_MIN_MTU}, got {self.mtu!r}")
-        if not isinstance(self.receive_window, int) or self.receive_window < _MIN_RECEIVE_WINDOW:
-            raise ValueError(
-                f"receive_window must be an int >= {_MIN_RECEIVE_WINDOW}, "
-                f"got {self.receive_window!r}"
-            )
-        if not 0 <= self.sack_delay <= _MAX_SACK_DELAY:
-            raise ValueError(f"sack_delay must be in 0..{_MAX_SACK_DELAY}, got {self.sack_delay!r}")
-        if not isinstance(self.max_burst, int) or self.max_burst < 1:
-            raise ValueError(f"max_burst must be an int >= 1, got {self.max_burst!r}")
-        if not self.cookie_lifetime > 0:
-            raise ValueError(f"cookie_lifetime must be > 0, got {self.cookie_lifetime!r}")
-        if self.secret is not None and len(self.secret) < 16:
-            raise ValueError("secret must be at least 16 bytes")
-
-
-_Handler = Callable[["Association", Any, Inbound], bool]
+# Where packets go out at all, and where new DATA may (RFC 9260 sections 5.1, 9.2).
+_SENDING = CONNECTED | {State.COOKIE_ECHOED}
+_DATA_GOES = frozenset({State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED})
 
 
 class Association:
@@ -145,6 +100,8 @@ class Association:
 
     An association that is never ``connect()``-ed listens: it answers INITs statelessly with
     a State Cookie and is established by the first valid COOKIE ECHO (RFC 9260 section 5.1).
+    ``local_addresses`` are our hosts (the SCTP port is ``core.local_port``) or
+    ``(host, port)`` pairs.
     """
 
     def __init__(
@@ -152,160 +109,198 @@ class Association:
         config: Config,
         core: CoreConfig,
         *,
-        local_addresses: Sequence[str],
+        local_addresses: Sequence[str] | Sequence[tuple[str, int]],
         rng: Random,
         association_id: int = 1,
     ) -> None:
-        self.config = config
-        """Protocol parameters."""
-        self.core = core
-        """Core-only parameters."""
-        self.association_id = association_id
-        """The id events carry."""
-        self.local_addresses = tuple(local_addresses)
-        """Our addresses, listed in INIT / INIT ACK when there are several."""
-        self.state = State.CLOSED
-        """The RFC 9260 section 4 state."""
-        self.stats = Stats()
-        """Counters."""
-        self._rng = rng
-        self._jar = CookieJar(core.secret if core.secret is not None else rng.randbytes(32))
-        self._events: deque[Event | Message] = deque()
-        self._undelivered = 0  # bytes of received messages the application has not taken
-        self._finished = False  # AssociationClosed was reported: the object is spent
-        self._close_cause: int | None = None
-        self._aborted = False
-        self._connecting = False
-        self._shutdown_requested = False
-
-        # The TCB (RFC 9260 section 5.1): tags, initial TSNs, negotiated streams.
-        self._local_tag = 0
-        self._peer_tag = 0
-        self._local_initial_tsn = 0
-        self._peer_initial_tsn = 0
-        self._outbound_streams = 0
-        self._inbound_streams = 0
-        self._remote_port = core.remote_port
-        self._peer_a_rwnd = 0  # the peer's last advertised window
-        self._peer_rwnd = 0  # the window the sender may fill (a_rwnd less flight at the SACK)
-        self._paths: dict[str, PeerPath] = {}
-        self._primary: str | None = None
-        self._error_count = 0  # association overall error counter (section 8.1)
-
-        self._sender: Sender | None = None
-        self._tracker: TsnTracker | None = None
-        self._reassembler: Reassembler | None = None
-        self._pending: list[tuple[bytes, int, int, bool]] = []  # sends before ESTABLISHED
-
-        # Handshake.
-        self._t1 = Timer()  # T1-init or T1-cookie (section 5.1)
-        self._init_retransmissions = 0
-        self._init_chunk: InitChunk | None = None
-        self._cookie_echo: tuple[Chunk, ...] = ()
-        self._cookie_preservative_ms = 0
-
-        # Shutdown.
-        self._t2 = Timer()  # T2-shutdown (section 9.2)
-        self._t5 = Timer()  # T5-shutdown-guard (section 9.2)
-
-        # Acknowledgements (section 6.2).
-        self._sack_timer = Timer()
-        self._sack_due = False
-        self._data_packets_unacked = 0
-        self._duplicates: list[int] = []
-        self._sack_address: Address | None = None
-        self._last_sack_at = -1.0  # when the peer's last SACK arrived
-        self._last_advertised = core.receive_window
-
-        # Output: control chunks by destination address (None: the primary path), then
-        # packets that were encoded at once because they carry their own tag.
-        self._control: list[tuple[Chunk, Address | None]] = []
-        self._raw: list[tuple[bytes, Address]] = []
+        local = tuple(
+            (item, core.local_port) if isinstance(item, str) else (item[0], core.local_port)
+            for item in local_addresses
+        )
+        self._tcb = tcb = Tcb(config, core, local, rng, association_id)
+        self._paths = tcb.paths
+        self._transfer = transfer = Transfer(tcb)
+        self._termination = termination = Termination(tcb, transfer)
+        self._handshake = handshake = Handshake(tcb, transfer, termination)
+        # The chunk dispatch table (RFC 9260 sections 5.2, 8.4, 8.5, 9.2). Rules:
+        # * Before this table is consulted the packet passed intake.screen: a packet with an
+        #   INIT holds only that INIT and has tag 0; a packet for a closed association is
+        #   handled by the out-of-the-blue rules (8.4), of which only a first-chunk COOKIE ECHO
+        #   gets here; any other packet carries our tag and comes from a peer address, except
+        #   a first-chunk COOKIE ECHO (its tag is checked against the cookie, 8.5.1 D), an
+        #   INIT ACK (from any address of the peer) and the ABORT / SHUTDOWN COMPLETE
+        #   exceptions of 8.5.1 B/C.
+        # * A chunk whose type is in the table but whose state is not in its allowed set is
+        #   discarded and counted (stats.chunks_ignored); processing continues with the next.
+        # * A handler returns False to stop processing the rest of the packet (the association
+        #   ended, the packet was refused, or the chunk must be alone).
+        # * Unknown chunk types never reach the table: their upper two bits decide (3.2).
+        shutdown_states = frozenset(
+            {
+                State.ESTABLISHED,
+                State.SHUTDOWN_PENDING,
+                State.SHUTDOWN_SENT,
+                State.SHUTDOWN_RECEIVED,
+            }
+        )
+        self._dispatch_table: dict[type, tuple[_Handler, frozenset[State]]] = {
+            chunk_class: (handler, allowed)
+            for chunk_class, handler, allowed in (
+                (DataChunk, transfer.on_data, DATA_FLOWS),
+                (InitChunk, handshake.on_init, ALL_STATES),
+                (
+                    InitAckChunk,
+                    handshake.on_init_ack,
+                    frozenset({State.COOKIE_WAIT}),
+                ),
+                (SackChunk, self._on_sack, DATA_FLOWS),
+                (HeartbeatChunk, self._on_heartbeat, CONNECTED),
+                (HeartbeatAckChunk, self._on_heartbeat_ack, CONNECTED),
+                (AbortChunk, termination.on_abort, WITH_TCB),
+                (ShutdownChunk, termination.on_shutdown, shutdown_states),
+                (
+                    ShutdownAckChunk,
+                    termination.on_shutdown_ack,
+                    HANDSHAKE | {State.SHUTDOWN_SENT, State.SHUTDOWN_ACK_SENT},
+                ),
+                (ErrorChunk, self._on_error, WITH_TCB),
+                (CookieEchoChunk, handshake.on_cookie_echo, ALL_STATES),
+                (
+                    CookieAckChunk,
+                    handshake.on_cookie_ack,
+                    frozenset({State.COOKIE_ECHOED}),
+                ),
+                (
+                    ShutdownCompleteChunk,
+                    termination.on_shutdown_complete,
+                    frozenset({State.SHUTDOWN_ACK_SENT}),
+                ),
+                (ForwardTsnChunk, transfer.on_forward_tsn, DATA_FLOWS),
+            )
+        }
 
     # --- read-only views ---------------------------------------------------------------------
 
     @property
+    def config(self) -> Config:
+        """Protocol parameters."""
+        return self._tcb.config
+
+    @property
+    def core(self) -> CoreConfig:
+        """Core-only parameters."""
+        return self._tcb.core
+
+    @property
+    def association_id(self) -> int:
+        """The id events carry."""
+        return self._tcb.association_id
+
+    @property
+    def state(self) -> State:
+        """The RFC 9260 section 4 state."""
+        return self._tcb.state
+
+    @property
+    def stats(self) -> Stats:
+        """Counters."""
+        return self._tcb.stats
+
+    @property
+    def local_addresses(self) -> tuple[Address, ...]:
+        """Our addresses, ``(host, sctp_port)``, listed in INIT / INIT ACK when there are
+        several."""
+        return self._paths.local_addresses
+
+    @property
     def local_tag(self) -> int:
         """Our verification tag (0 before connect / before a COOKIE ECHO established us)."""
-        return self._local_tag
+        return self._tcb.local_tag
 
     @property
     def local_initial_tsn(self) -> int:
         """The TSN of our first DATA chunk (RFC 9260 section 5.1), 0 before it is chosen."""
-        return self._local_initial_tsn
+        return self._tcb.local_initial_tsn
 
     @property
     def peer_tag(self) -> int:
         """The peer's verification tag, 0 while unknown."""
-        return self._peer_tag
+        return self._tcb.peer_tag
 
     @property
     def outbound_streams(self) -> int:
         """Negotiated outbound streams (0 before establishment, RFC 9260 section 5.1.1)."""
-        return self._outbound_streams
+        return self._tcb.outbound_streams
 
     @property
     def inbound_streams(self) -> int:
         """Negotiated inbound streams (0 before establishment)."""
-        return self._inbound_streams
+        return self._tcb.inbound_streams
+
+    @property
+    def peer_supports_prsctp(self) -> bool:
+        """Whether the peer announced PR-SCTP in its INIT / INIT ACK (RFC 3758 section 3.3)."""
+        return self._tcb.peer_prsctp
 
     @property
     def destinations(self) -> dict[str, Destination]:
         """Per-destination state, keyed by host."""
-        return {host: path.destination for host, path in self._paths.items()}
+        return {path.address[0]: path.destination for path in self._paths}
 
     @property
     def primary_address(self) -> Address | None:
-        """The address new data goes to (RFC 9260 section 6.4), or None."""
-        if self._primary is None:
-            return None
-        return self._paths[self._primary].destination.address
+        """The address new data goes to first (RFC 9260 section 6.4), or None."""
+        primary = self._paths.primary
+        return primary.address if primary is not None else None
 
     @property
     def peer_rwnd(self) -> int:
         """The peer's receive window as last computed (RFC 9260 section 6.2.1)."""
-        if self._sender is not None:
-            return self._sender.peer_rwnd
-        return self._peer_rwnd
+        if self._tcb.sender is not None:
+            return self._tcb.sender.peer_rwnd
+        return self._tcb.peer_rwnd
+
+    def peer_addresses(self) -> list[Address]:
+        """Every peer address, confirmed or not, in the order they were learned."""
+        return [path.address for path in self._paths]
 
     def paths(self) -> list[PathInfo]:
-        """A snapshot of every peer address."""
+        """A snapshot of every peer address (``UNCONFIRMED`` until a HEARTBEAT ACK confirmed
+        it, RFC 9260 section 5.4)."""
+        primary = self._paths.primary
         return [
             PathInfo(
-                address=path.destination.address,
+                address=path.address,
                 state=path.destination.state,
                 srtt=path.destination.srtt,
                 rto=path.destination.rto,
                 cwnd=path.destination.cwnd,
                 mtu=path.destination.mtu,
-                primary=host == self._primary,
+                primary=path is primary,
             )
-            for host, path in self._paths.items()
+            for path in self._paths
         ]
 
-    # --- application inputs ---------------------------------------------------------------------
+    # --- application inputs ------------------------------------------------------------------
 
     def connect(self, remote_addresses: Sequence[Address] | Sequence[str], now: float) -> None:
-        """Start the association: send INIT and start T1-init (RFC 9260 section 5.1 A)."""
-        if self._finished:
+        """Start the association: send INIT and start T1-init (RFC 9260 section 5.1 A).
+
+        The addresses given are the peer's, confirmed from the start (section 5.4); the first
+        is primary.
+        """
+        tcb = self._tcb
+        if tcb.finished:
             raise AssociationClosedError("the association is closed")
-        if self.state is not State.CLOSED or self._connecting:
+        if tcb.state is not State.CLOSED or self._handshake.connecting:
             raise ValueError("connect() called twice")
         addresses: list[Address] = []
         for item in remote_addresses:
-            address = (item, self.core.remote_port) if isinstance(item, str) else item
+            address = (item, tcb.core.remote_port) if isinstance(item, str) else item
             addresses.append((address[0], address[1]))
         if not addresses:
             raise ValueError("connect() needs at least one remote address")
-        for address in addresses:
-            self._add_path(address)
-        self._primary = addresses[0][0]
-        self._connecting = True
-        self._local_tag = self._random_tag()
-        self._local_initial_tsn = self._rng.getrandbits(32)
-        self.state = State.COOKIE_WAIT
-        self._init_retransmissions = 0
-        self._send_init(now)
+        self._handshake.start(addresses, now)
 
     def send(
         self,
@@ -315,44 +310,86 @@ class Association:
         ppid: int = 0,
         unordered: bool = False,
         now: float,
+        to: tuple[str, int] | None = None,
+        ttl: float | None = None,
     ) -> None:
         """Queue one message; it goes out with the next ``datagrams_to_send``.
 
+        ``to`` names the peer address the message should go to (RFC 9260 section 6.4: it
+        goes to the primary while that address is not active). ``ttl`` is the message's
+        lifetime in seconds under PR-SCTP (RFC 3758): if it is not delivered in time it is
+        abandoned and comes back as ``SendFailed``; the peer must support PR-SCTP.
+
         Raises :class:`~sctpmh.errors.StreamError`, :class:`~sctpmh.errors.MessageTooLargeError`,
-        :class:`~sctpmh.errors.AssociationClosedError` or ``ValueError`` on local misuse only.
+        :class:`~sctpmh.errors.AddressError`, :class:`~sctpmh.errors.AssociationClosedError` or
+        ``ValueError`` (also for a ``ttl`` the peer cannot honour) on local misuse only.
         Before the association is up the message waits for it.
         """
-        if self._finished:
-            if self._aborted:
-                raise AssociationAbortedError("the association was aborted", self._close_cause)
+        tcb = self._tcb
+        if tcb.finished:
+            if tcb.aborted:
+                raise AssociationAbortedError("the association was aborted", tcb.close_cause)
             raise AssociationClosedError("the association is closed")
-        if self.state not in (State.COOKIE_WAIT, State.COOKIE_ECHOED, State.ESTABLISHED):
+        if tcb.state not in (State.COOKIE_WAIT, State.COOKIE_ECHOED, State.ESTABLISHED):
             # RFC 9260 section 9.2: once shutting down, new sends are refused.
-            raise AssociationClosedError(f"cannot send in state {self.state.value}")
-        if self._shutdown_requested:
+            raise AssociationClosedError(f"cannot send in state {tcb.state.value}")
+        if tcb.shutdown_requested:
             raise AssociationClosedError("the association is shutting down")
+        limit_streams = tcb.outbound_streams if tcb.sender is not None else None
+        if limit_streams is None:
+            limit_streams = tcb.config.outbound_streams
         if isinstance(stream, bool) or not isinstance(stream, int) or not 0 <= stream <= MAX_STREAM:
-            raise ValueError(f"stream must be an int in 0..{MAX_STREAM}, got {stream!r}")
+            raise StreamError(
+                f"stream must be an int in 0..{MAX_STREAM}, got {stream!r}",
+                stream if isinstance(stream, int) else -1,
+            )
+        if stream >= limit_streams:
+            raise StreamError(f"stream {stream} is not below {limit_streams}", stream)
         if isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= MAX_PPID:
             raise ValueError(f"ppid must be an int in 0..{MAX_PPID}, got {ppid!r}")
         size = len(data)
         if size == 0:
             # RFC 9260 section 6.2: DATA without user data is a protocol error.
             raise ValueError("cannot send an empty message")
-        limit = self.config.max_message_size
+        limit = tcb.config.max_message_size
         if size > limit:
             raise MessageTooLargeError(f"message of {size} bytes exceeds {limit}", size, limit)
-        data = bytes(data)
-        if self._sender is None:
-            if stream >= self.config.outbound_streams:
-                raise StreamError(
-                    f"stream {stream} is not below {self.config.outbound_streams}", stream
-                )
-            self._pending.append((data, stream, ppid, unordered))
-            return
-        if stream >= self._outbound_streams:
-            raise StreamError(f"stream {stream} is not below {self._outbound_streams}", stream)
-        self._sender.enqueue(data, stream, ppid, unordered, self._max_payload())
+        if to is not None:
+            if not (
+                isinstance(to, tuple)
+                and len(to) == 2
+                and to[0] in self._paths
+                and to[1] == tcb.remote_port
+            ):
+                raise AddressError(f"{to!r} is not a peer address of the association")
+            to = (to[0], to[1])
+        expires: float | None = None
+        if ttl is not None:
+            if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
+                raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+            if tcb.sender is not None and not tcb.peer_prsctp:
+                # RFC 3758 section 3.3: without the peer's support there is no FORWARD TSN.
+                raise ValueError("the peer does not support PR-SCTP (RFC 3758): no ttl")
+            if math.isfinite(ttl):
+                expires = now + ttl
+        sender = tcb.sender
+        if sender is None:
+            tcb.pending.append(PendingSend(bytes(data), stream, ppid, unordered, to, expires))
+        elif to is None and expires is None:
+            sender.enqueue(bytes(data), stream, ppid, unordered, tcb.max_payload)
+        else:
+            tcb.enqueue(PendingSend(bytes(data), stream, ppid, unordered, to, expires))
+
+    def set_primary(self, address: tuple[str, int]) -> None:
+        """Make ``address`` the primary path (RFC 9260 section 6.4); reports
+        ``PrimaryChanged``. Raises :class:`~sctpmh.errors.AddressError` for an address that is
+        not a confirmed peer address (an unconfirmed one may not be primary, section 5.4)."""
+        path = self._paths.get(address[0]) if isinstance(address, tuple) else None
+        if path is None or address[1] != self._tcb.remote_port:
+            raise AddressError(f"{address!r} is not a peer address of the association")
+        if not path.confirmed:
+            raise AddressError(f"{address!r} is not confirmed yet (RFC 9260 section 5.4)")
+        self._paths.set_primary(path)
 
     def shutdown(self, now: float) -> None:
         """Close gracefully: queued data is delivered first (RFC 9260 section 9.2).
@@ -360,106 +397,150 @@ class Association:
         Before the association is up the shutdown waits for it, so messages queued meanwhile
         are still delivered. A listening association simply ends.
         """
-        if self._finished:
+        tcb = self._tcb
+        if tcb.finished:
             return
-        if self.state is State.CLOSED:
-            self._close(now, None, aborted=False)
+        if tcb.state is State.CLOSED:
+            tcb.close(now, None, aborted=False)
             return
-        if self.state in HANDSHAKE:
-            self._shutdown_requested = True
+        if tcb.state in HANDSHAKE:
+            tcb.shutdown_requested = True
             return
-        if self.state is State.ESTABLISHED:
-            self.state = State.SHUTDOWN_PENDING
-            self._check_shutdown_progress(now)
+        if tcb.state is State.ESTABLISHED:
+            tcb.state = State.SHUTDOWN_PENDING
+            self._termination.check_progress(now)
 
     def abort(self, now: float, reason: bytes = b"") -> None:
         """End at once with an ABORT carrying a User-Initiated Abort cause (RFC 9260 section
-        9.1); unsent and unacknowledged messages come back as ``SendFailed``."""
-        if self._finished:
+        9.1); unsent and unacknowledged messages come back as ``SendFailed`` (errno
+        ``ECONNABORTED``)."""
+        tcb = self._tcb
+        if tcb.finished:
             return
-        if self.state is not State.CLOSED and self._peer_tag:
-            self._send_abort(now, (causes.user_abort(bytes(reason)),))
-        self._close(now, CauseCode.USER_INITIATED_ABORT, aborted=True)
+        if tcb.state is not State.CLOSED and tcb.peer_tag:
+            tcb.send_abort((causes.user_abort(bytes(reason)),))
+        tcb.close(now, CauseCode.USER_INITIATED_ABORT, aborted=True)
 
-    # --- outputs --------------------------------------------------------------------------------
+    # --- outputs -----------------------------------------------------------------------------
 
     def next_event(self) -> Event | Message | None:
         """The next event, or None. :class:`~sctpmh.events.AssociationClosed` is the last."""
-        if not self._events:
+        events = self._tcb.events
+        if not events:
             return None
-        event = self._events.popleft()
+        event = events.popleft()
         if type(event) is Message:
-            self._undelivered -= len(event.data)
-            self._maybe_window_update()
+            self._tcb.undelivered -= len(event.data)
+            self._transfer.maybe_window_update()
         return event
 
     def pending_bytes(self) -> int:
         """Bytes queued or in flight, not yet acknowledged by the peer."""
-        pending = sum(len(item[0]) for item in self._pending)
-        if self._sender is not None:
-            pending += self._sender.queued_bytes + self._sender.outstanding_bytes
+        tcb = self._tcb
+        pending = sum(len(item.data) for item in tcb.pending) if tcb.pending else 0
+        if tcb.sender is not None:
+            pending += tcb.sender.queued_bytes + tcb.sender.outstanding_bytes
         return pending
 
     def get_timer(self) -> float | None:
         """The earliest timer deadline, or None when no timer runs."""
+        if self._tcb.finished:
+            return None
         deadlines = [
             timer.deadline
-            for timer in (self._t1, self._t2, self._t5, self._sack_timer)
+            for timer in (
+                self._handshake.t1,
+                self._termination.t2,
+                self._termination.t5,
+                self._transfer.sack_timer,
+            )
             if timer.deadline is not None
         ]
-        for path in self._paths.values():
-            if path.t3.deadline is not None:
-                deadlines.append(path.t3.deadline)
-            if path.heartbeat.deadline is not None:
-                deadlines.append(path.heartbeat.deadline)
+        deadlines.extend(self._paths.deadlines())
+        expiry = self._transfer.next_expiry()
+        if expiry is not None:
+            deadlines.append(expiry)
         return min(deadlines) if deadlines else None
 
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
-        """The SCTP packets to send now, with the address each goes to.
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address | None, Address]]:
+        """The SCTP packets to send now, as ``(data, source, destination)``: ``source`` is the
+        local ``(host, port)`` the packet must leave from (None only when the association has
+        no local address of the destination's family).
 
         Control chunks go first, then DATA, filling packets up to the MTU (RFC 9260 section
         6.10); a SACK that is due, or waiting for its delay, rides with the DATA (6.2).
         """
-        out = self._raw
-        self._raw = []
-        if self._peer_tag and self.state in CONNECTED | {State.COOKIE_ECHOED}:
-            self._build_packets(now, out)
+        tcb = self._tcb
+        out = tcb.outbox.take_raw()
+        if tcb.peer_tag and tcb.state in _SENDING:
+            transfer = self._transfer
+            transfer.before_build(now)
+            sender = tcb.sender
+            data_goes = sender is not None and tcb.state in _DATA_GOES and sender.has_data
+            tcb.outbox.build(
+                now,
+                out,
+                paths=self._paths,
+                remote_port=tcb.remote_port,
+                peer_tag=tcb.peer_tag,
+                sender=sender if data_goes else None,
+                peer_rwnd=tcb.peer_rwnd,
+                sack=transfer.make_sack if transfer.sack_wanted(data_goes) else None,
+                sack_path=transfer.sack_path,
+            )
         else:
-            self._control.clear()
-        self.stats.packets_sent += len(out)
+            tcb.outbox.clear_control()
+        tcb.stats.packets_sent += len(out)
         return out
 
-    # --- timers ---------------------------------------------------------------------------------
+    # --- timers ------------------------------------------------------------------------------
 
     def handle_timer(self, now: float) -> None:
         """Run every timer whose deadline has come."""
-        if self._t1.due(now):
-            self._on_t1(now)
-        if self._t2.due(now):
-            self._on_t2(now)
-        if self._t5.due(now):
-            # RFC 9260 section 9.2: the shutdown took too long; give up with an ABORT.
-            self._send_abort(now, ())
-            self._close(now, None, aborted=True)
+        tcb = self._tcb
+        if tcb.finished:
             return
-        if self._sack_timer.due(now):
-            self._sack_due = True
-        for path in list(self._paths.values()):
-            if self._finished:
+        if self._handshake.t1.due(now):
+            self._handshake.on_t1(now)
+        if self._termination.t2.due(now):
+            self._termination.on_t2(now)
+        if self._termination.t5.due(now):
+            self._termination.on_t5(now)
+            return
+        if self._transfer.sack_timer.due(now):
+            self._transfer.sack_timer_expired()
+        heartbeating = tcb.state in HEARTBEATING
+        for path in self._paths.all():
+            if tcb.finished:
                 return
             if path.t3.due(now):
-                self._on_t3(path, now)
-            if not self._finished and path.heartbeat.due(now):
-                self._on_heartbeat_timer(path, now)
+                self._transfer.on_t3(path, now)
+            if tcb.finished:
+                return
+            if path.heartbeat.due(now) and self._paths.on_heartbeat_timer(path, now, heartbeating):
+                tcb.fail(now)
+                return
+        if not tcb.finished:
+            self._transfer.abandon_expired(now)
+            self._termination.check_progress(now)
 
-    # --- datagrams in ---------------------------------------------------------------------------
+    # --- datagrams in ------------------------------------------------------------------------
 
-    def receive_datagram(self, data: bytes, source: Address, now: float) -> None:
-        """Process one received SCTP packet (the UDP payload under RFC 6951) from ``source``.
+    def receive_datagram(
+        self,
+        data: bytes,
+        source: tuple[str, int],
+        now: float,
+        destination: tuple[str, int] | str | None = None,
+    ) -> None:
+        """Process one received SCTP packet (the UDP payload under RFC 6951) from ``source``,
+        which arrived on our address ``destination`` (a host or ``(host, port)``; None when
+        the caller does not know).
 
         Never raises on bad input: malformed packets are dropped and counted.
         """
-        stats = self.stats
+        tcb = self._tcb
+        stats = tcb.stats
         stats.packets_received += 1
         try:
             packet = decode_packet(data)
@@ -472,185 +553,82 @@ class Association:
             else:
                 stats.malformed += 1
             return
-        self._receive_packet(packet, (source[0], source[1]), now)
+        local: Address | None = None
+        if destination is not None:
+            host = destination if isinstance(destination, str) else destination[0]
+            local = (host, tcb.core.local_port)
+        path = self._paths.get(source[0])
+        inbound = Inbound(
+            (source[0], source[1]), local, path, packet.source_port, packet.verification_tag, now
+        )
+        chunks = screen(tcb, packet, inbound)
+        if chunks is None:
+            return
+        if path is not None and not path.confirmed:
+            self._paths.note_arrival(path, local)
+        self._dispatch(chunks, inbound)
 
-    # --- chunk dispatch -------------------------------------------------------------------------
+    # --- chunk dispatch ----------------------------------------------------------------------
 
     def _dispatch(self, chunks: Sequence[Chunk], inbound: Inbound) -> None:
-        # Runs the chunks of one packet through _DISPATCH in order (rules in its comment).
-        stats = self.stats
-        tracker = self._tracker
+        # Runs the chunks of one packet through the dispatch table in order (rules in its
+        # comment in __init__).
+        tcb = self._tcb
+        stats = tcb.stats
+        tracker = tcb.tracker
         had_gaps = tracker is not None and tracker.has_gaps
+        table = self._dispatch_table
         for index, chunk in enumerate(chunks):
             inbound.index = index
-            if type(chunk) is UnknownChunk:
+            entry = table.get(type(chunk))
+            if entry is None:
+                assert type(chunk) is UnknownChunk
                 stats.unknown_chunks += 1
                 stop, report = unknown_chunk_action(chunk.type)
                 if report:
-                    inbound.errors.append(causes.unrecognized_chunk(self._fit_cause(chunk.raw)))
+                    inbound.errors.append(
+                        causes.unrecognized_chunk(tcb.outbox.fit_cause(chunk.raw))
+                    )
                 if stop:
                     break
                 continue
-            handler, allowed = _DISPATCH[chunk_type_of(chunk)]
-            if self.state not in allowed:
+            handler, allowed = entry
+            if tcb.state not in allowed:
                 stats.chunks_ignored += 1
                 continue
-            if not handler(self, chunk, inbound):
+            if not handler(chunk, inbound):
                 break
-            if self._finished:
+            if tcb.finished:
                 return
-        self._after_packet(inbound, had_gaps)
+        if inbound.path is None:
+            # A packet that established the association (COOKIE ECHO) or added its source.
+            inbound.path = self._paths.get(inbound.source[0])
+        if self._transfer.after_packet(inbound, had_gaps) and tcb.state is State.SHUTDOWN_SENT:
+            self._termination.data_while_shutdown_sent(inbound.now)
 
-    # --- ERROR chunks ----------------------------------------------------------------------------
+    # --- chunks handled here -----------------------------------------------------------------
 
-    def _on_error(self, chunk: ErrorChunk, inbound: Inbound) -> bool:
-        self.stats.errors_received += 1
-        for cause in chunk.causes:
-            if cause.code == CauseCode.STALE_COOKIE and self.state is State.COOKIE_ECHOED:
-                self._on_stale_cookie(cause, inbound.now)
-                return False
-            self._events.append(RemoteError(cause.code, cause.info))
+    def _on_sack(self, chunk: Any, inbound: Inbound) -> bool:
+        self._transfer.on_sack(chunk, inbound)
+        self._termination.check_progress(inbound.now)
         return True
 
-    # --- private methods defined in the modules of the state machine's parts ---------------------
-    # Each is a function taking the association as ``self``, bound here as a method, so that a
-    # call costs the same as if it were written in this class.
+    def _on_heartbeat(self, chunk: HeartbeatChunk, inbound: Inbound) -> bool:
+        # RFC 9260 section 8.3: echo the info back to where it came from.
+        self._tcb.outbox.queue(HeartbeatAckChunk(chunk.info), inbound.path)
+        return True
 
-    # Which received packets reach _dispatch (RFC 9260 sections 8.4, 8.5).
-    _receive_packet = intake._receive_packet
-    _receive_ootb = intake._receive_ootb
-    _receive_foreign_tag = intake._receive_foreign_tag
-    _reflected_tag_ok = intake._reflected_tag_ok
+    def _on_heartbeat_ack(self, chunk: HeartbeatAckChunk, inbound: Inbound) -> bool:
+        if self._paths.on_heartbeat_ack(chunk, inbound.now):
+            self._tcb.stats.heartbeat_acks_received += 1
+        return True
 
-    # The handshake (sections 5.1, 5.2).
-    _on_t1 = handshake._on_t1
-    _send_init = handshake._send_init
-    _send_cookie_echo = handshake._send_cookie_echo
-    _on_init = handshake._on_init
-    _send_init_ack = handshake._send_init_ack
-    _abort_init = handshake._abort_init
-    _on_init_ack = handshake._on_init_ack
-    _on_cookie_echo = handshake._on_cookie_echo
-    _cookie_echo_with_tcb = handshake._cookie_echo_with_tcb
-    _on_cookie_ack = handshake._on_cookie_ack
-    _on_stale_cookie = handshake._on_stale_cookie
-    _establish_from_cookie = handshake._establish_from_cookie
-    _became_established = handshake._became_established
-    _restart = handshake._restart
-    _queue_cookie_ack = handshake._queue_cookie_ack
-    _random_tag = handshake._random_tag
-
-    # User data transfer (section 6).
-    _after_packet = transfer._after_packet
-    _on_data = transfer._on_data
-    _fits_window = transfer._fits_window
-    _on_sack = transfer._on_sack
-    _process_ack = transfer._process_ack
-    _make_sack = transfer._make_sack
-    _on_t3 = transfer._on_t3
-    _start_data_plane = transfer._start_data_plane
-    _deliver = transfer._deliver
-    _window_left = transfer._window_left
-    _maybe_window_update = transfer._maybe_window_update
-
-    # Peer addresses: heartbeats and failure detection (sections 8.1-8.3).
-    _add_path = peer_paths._add_path
-    _primary_path = peer_paths._primary_path
-    _on_heartbeat_timer = peer_paths._on_heartbeat_timer
-    _send_heartbeat = peer_paths._send_heartbeat
-    _on_heartbeat = peer_paths._on_heartbeat
-    _on_heartbeat_ack = peer_paths._on_heartbeat_ack
-    _heartbeat_delay = peer_paths._heartbeat_delay
-    _heartbeat_interval = peer_paths._heartbeat_interval
-    _jitter = peer_paths._jitter
-    _count_error = peer_paths._count_error
-    _path_reachable = peer_paths._path_reachable
-    _set_path_state = peer_paths._set_path_state
-
-    # SHUTDOWN and ABORT (section 9).
-    _on_t2 = termination._on_t2
-    _on_shutdown = termination._on_shutdown
-    _on_shutdown_ack = termination._on_shutdown_ack
-    _on_shutdown_complete = termination._on_shutdown_complete
-    _check_shutdown_progress = termination._check_shutdown_progress
-    _queue_shutdown = termination._queue_shutdown
-    _on_abort = termination._on_abort
-    _send_abort = termination._send_abort
-    _close = termination._close
-
-    # Packet assembly (section 6.10).
-    _build_packets = bundling._build_packets
-    _send_data = bundling._send_data
-    _emit = bundling._emit
-    _send_raw = bundling._send_raw
-    _fit_cause = bundling._fit_cause
-    _max_payload = bundling._max_payload
-
-
-# --- the chunk dispatch table ------------------------------------------------------------------
-#
-# Rules (RFC 9260 sections 5.2, 8.4, 8.5, 9.2):
-# * Before this table is consulted the packet passed the checks of _receive_packet: a packet
-#   with an INIT holds only that INIT and has tag 0; a packet for a closed association is
-#   handled by the out-of-the-blue rules (8.4), of which only a first-chunk COOKIE ECHO gets
-#   here; any other packet carries our tag, except a first-chunk COOKIE ECHO (its tag is checked
-#   against the cookie, 8.5.1 D) and the ABORT / SHUTDOWN COMPLETE exceptions of 8.5.1 B/C.
-# * A chunk whose type is in the table but whose state is not in its allowed set is discarded
-#   and counted (stats.chunks_ignored); processing continues with the next chunk.
-# * A handler returns False to stop processing the rest of the packet (the association ended,
-#   the packet was refused, or the chunk must be alone).
-# * Unknown chunk types never reach the table: their upper two bits decide (3.2).
-_DISPATCH: dict[int, tuple[_Handler, frozenset[State]]] = {
-    ChunkType.DATA: (Association._on_data, DATA_FLOWS),
-    ChunkType.INIT: (Association._on_init, ALL_STATES),
-    ChunkType.INIT_ACK: (Association._on_init_ack, frozenset({State.COOKIE_WAIT})),
-    ChunkType.SACK: (Association._on_sack, DATA_FLOWS),
-    ChunkType.HEARTBEAT: (Association._on_heartbeat, CONNECTED),
-    ChunkType.HEARTBEAT_ACK: (Association._on_heartbeat_ack, CONNECTED),
-    ChunkType.ABORT: (Association._on_abort, WITH_TCB),
-    ChunkType.SHUTDOWN: (
-        Association._on_shutdown,
-        frozenset(
-            {
-                State.ESTABLISHED,
-                State.SHUTDOWN_PENDING,
-                State.SHUTDOWN_SENT,
-                State.SHUTDOWN_RECEIVED,
-            }
-        ),
-    ),
-    ChunkType.SHUTDOWN_ACK: (
-        Association._on_shutdown_ack,
-        HANDSHAKE | {State.SHUTDOWN_SENT, State.SHUTDOWN_ACK_SENT},
-    ),
-    ChunkType.ERROR: (Association._on_error, WITH_TCB),
-    ChunkType.COOKIE_ECHO: (Association._on_cookie_echo, ALL_STATES),
-    ChunkType.COOKIE_ACK: (Association._on_cookie_ack, frozenset({State.COOKIE_ECHOED})),
-    ChunkType.SHUTDOWN_COMPLETE: (
-        Association._on_shutdown_complete,
-        frozenset({State.SHUTDOWN_ACK_SENT}),
-    ),
-}
-
-_CHUNK_TYPES: dict[type, int] = {
-    DataChunk: ChunkType.DATA,
-    InitChunk: ChunkType.INIT,
-    InitAckChunk: ChunkType.INIT_ACK,
-    SackChunk: ChunkType.SACK,
-    HeartbeatChunk: ChunkType.HEARTBEAT,
-    HeartbeatAckChunk: ChunkType.HEARTBEAT_ACK,
-    AbortChunk: ChunkType.ABORT,
-    ShutdownChunk: ChunkType.SHUTDOWN,
-    ShutdownAckChunk: ChunkType.SHUTDOWN_ACK,
-    ErrorChunk: ChunkType.ERROR,
-    CookieEchoChunk: ChunkType.COOKIE_ECHO,
-    CookieAckChunk: ChunkType.COOKIE_ACK,
-    ShutdownCompleteChunk: ChunkType.SHUTDOWN_COMPLETE,
-}
-
-
-def chunk_type_of(chunk: Chunk) -> int:
-    """The chunk type number of a decoded chunk."""
-    if type(chunk) is UnknownChunk:
-        return chunk.type
-    return _CHUNK_TYPES[type(chunk)]
+    def _on_error(self, chunk: ErrorChunk, inbound: Inbound) -> bool:
+        tcb = self._tcb
+        tcb.stats.errors_received += 1
+        for cause in chunk.causes:
+            if cause.code == CauseCode.STALE_COOKIE and tcb.state is State.COOKIE_ECHOED:
+                self._handshake.on_stale_cookie(cause, inbound.now)
+                return False
+            tcb.events.append(RemoteError(cause.code, cause.info))
+        return True

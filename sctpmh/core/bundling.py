@@ -1,152 +1,219 @@
-"""Packet assembly for the association: bundling control chunks and DATA into packets.
+"""Packet assembly: bundling control chunks and DATA into packets, each with its path.
 
-The functions taking ``self`` are private methods of
-:class:`~sctpmh.core.association.Association` (bound in its class body under the same names).
-RFC 9260 section 6.10: control chunks go first, then DATA, filling each packet up to the MTU;
-a SACK that is due, or waiting for its delay, rides with outgoing DATA (section 6.2). Packets
-that carry their own verification tag (INIT, INIT ACK, COOKIE ECHO, ABORT, SHUTDOWN COMPLETE,
-answers to out-of-the-blue packets) are encoded at once by ``_send_raw``.
+An :class:`Outbox` owns what an association has to send: control chunks queued for a path (or
+for whichever path data goes to), and packets encoded at once because they carry their own
+verification tag (INIT, INIT ACK, COOKIE ECHO, ABORT, SHUTDOWN COMPLETE, answers to
+out-of-the-blue packets). :meth:`Outbox.build` turns them, a due SACK and the sender's DATA
+into ``(packet, source, destination)`` triples:
+
+* RFC 9260 section 6.10: control chunks go first, then DATA, filling each packet up to the MTU;
+  a SACK that is due, or waiting for its delay, rides with outgoing DATA (section 6.2).
+* Section 6.4: new DATA goes to the data path (or a message's own destination while it is
+  active), retransmissions to an alternate active path (6.4, 6.4.1); each packet leaves from
+  the local address of its path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from sctpmh.core.causes import ErrorCause
 from sctpmh.core.chunks import DATA_HEADER_SIZE, Chunk, DataChunk, ErrorChunk, chunk_size
 from sctpmh.core.packet import COMMON_HEADER_SIZE, build_packet
-from sctpmh.core.states import State
+from sctpmh.core.paths import Address, PathManager, PeerPath
+from sctpmh.core.sender import Sender
+from sctpmh.core.stats import Stats
 
-if TYPE_CHECKING:
-    from sctpmh.core.association import Association
-    from sctpmh.core.paths import Address
+__all__ = ["Datagram", "Outbox", "fit_causes", "max_payload"]
 
-__all__ = ["fit_causes"]
+Datagram = tuple[bytes, Address | None, Address]
+"""A packet to send: ``(data, source, destination)``; ``source`` is the local address to send
+from, None when the association has no local address to choose."""
 
 
-def _build_packets(self: Association, now: float, out: list[tuple[bytes, Address]]) -> None:
-    # Groups the control chunks by destination, puts a due SACK with them, then fills the
-    # primary path's packets with DATA (RFC 9260 section 6.10: control chunks first).
-    primary = self._primary_path() if self._primary is not None else None
-    primary_address = primary.destination.address if primary is not None else None
-    groups: dict[Address, list[Chunk]] = {}
-    for chunk, address in self._control:
-        target = address if address is not None else primary_address
-        if target is not None:
-            groups.setdefault(target, []).append(chunk)
-    self._control.clear()
+class Outbox:
+    """What one association has to send, and how it becomes packets."""
 
-    sender = self._sender
-    may_send_data = (
-        sender is not None
-        and primary is not None
-        and self.state in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED)
-        and sender.has_data
-    )
-    sack_address = self._sack_address or primary_address
-    if (
-        self._tracker is not None
-        and sack_address is not None
-        and (self._sack_due or (self._sack_timer.running and may_send_data))
-    ):
-        # Section 6.2: a pending SACK rides with outgoing DATA rather than wait.
-        group = groups.setdefault(sack_address, [])
-        sack = self._make_sack()
-        for position, chunk in enumerate(group):
-            if type(chunk) is ErrorChunk:
-                # Section 6.5: the ERROR reporting an invalid stream may share the SACK's
-                # packet "as long as the ERROR chunk follows the SACK chunk". Chunks queued
-                # before the ERROR (a COOKIE ACK, which 5.1 D wants first) keep their place.
-                group.insert(position, sack)
-                break
-        else:
-            group.append(sack)
+    __slots__ = ("_control", "_local_port", "_mtu", "_raw", "_stats", "max_burst")
 
-    budget = self.core.mtu - COMMON_HEADER_SIZE
-    for address, chunks in groups.items():
-        packets = _fill(chunks, budget)
-        if address == primary_address and may_send_data:
-            continue_with = packets.pop() if packets else []
+    def __init__(self, local_port: int, mtu: int, max_burst: int, stats: Stats) -> None:
+        self._local_port = local_port
+        self._mtu = mtu
+        self._stats = stats
+        self.max_burst = max_burst
+        """Most packets of DATA per :meth:`build` (Max.Burst, RFC 9260 section 16)."""
+        self._control: list[tuple[Chunk, PeerPath | None]] = []
+        self._raw: list[Datagram] = []
+
+    def queue(self, chunk: Chunk, path: PeerPath | None = None) -> None:
+        """Queue a control chunk for ``path`` (None: the path data goes to)."""
+        self._control.append((chunk, path))
+
+    def send_raw(
+        self,
+        destination: Address,
+        source: Address | None,
+        port: int,
+        tag: int,
+        chunks: tuple[Chunk, ...],
+    ) -> None:
+        """Encode a packet with its own verification tag at once."""
+        packet = build_packet(self._local_port, port, tag, chunks)
+        self._raw.append((packet, source, (destination[0], port)))
+
+    def clear_control(self) -> None:
+        """Forget queued control chunks (the association ended, or cannot send them)."""
+        self._control.clear()
+
+    def take_raw(self) -> list[Datagram]:
+        """The packets encoded at once, and forget them."""
+        out = self._raw
+        self._raw = []
+        return out
+
+    def fit_cause(self, info: bytes) -> bytes:
+        """Cause information cut to fit one packet: an ERROR echoing a huge chunk or
+        parameter would amplify."""
+        return info[: self._mtu - COMMON_HEADER_SIZE - 16]
+
+    def build(
+        self,
+        now: float,
+        out: list[Datagram],
+        *,
+        paths: PathManager,
+        remote_port: int,
+        peer_tag: int,
+        sender: Sender | None,
+        peer_rwnd: int,
+        sack: Callable[[], Chunk] | None,
+        sack_path: PeerPath | None,
+    ) -> None:
+        """Append the packets to send now to ``out``.
+
+        ``sender`` is None when no DATA may go; ``sack`` makes the SACK that is due (None:
+        none is), sent to ``sack_path`` (None: the data path).
+        """
+        data_path = paths.data_path()
+        groups: dict[PeerPath, list[Chunk]] = {}
+        for chunk, path in self._control:
+            groups.setdefault(path if path is not None else data_path, []).append(chunk)
+        self._control.clear()
+        if sack is not None:
+            # Section 6.2: a pending SACK rides with outgoing DATA rather than wait.
+            group = groups.setdefault(sack_path if sack_path is not None else data_path, [])
+            chunk = sack()
+            for position, queued in enumerate(group):
+                if type(queued) is ErrorChunk:
+                    # Section 6.5: the ERROR reporting an invalid stream may share the SACK's
+                    # packet "as long as the ERROR chunk follows the SACK chunk". Chunks queued
+                    # before the ERROR (a COOKIE ACK, which 5.1 D wants first) keep their place.
+                    group.insert(position, chunk)
+                    break
+            else:
+                group.append(chunk)
+
+        budget = self._mtu - COMMON_HEADER_SIZE
+        first: tuple[PeerPath, list[Chunk]] | None = None
+        for path, chunks in groups.items():
+            packets = _fill(chunks, budget)
+            if sender is not None and first is None and path is data_path:
+                # The last control packet to the data path leaves room for DATA.
+                first = (path, packets.pop())
             for packet_chunks in packets:
-                self._emit(address, packet_chunks, out)
-            self._send_data(now, continue_with, out)
-            may_send_data = False
-            continue
-        for packet_chunks in packets:
-            self._emit(address, packet_chunks, out)
-    if may_send_data:
-        self._send_data(now, [], out)
+                self._emit(paths, path, remote_port, peer_tag, packet_chunks, out)
+        if sender is not None:
+            self._send_data(
+                now, out, paths, data_path, remote_port, peer_tag, sender, peer_rwnd, first
+            )
 
-
-def _send_data(
-    self: Association, now: float, first: list[Chunk], out: list[tuple[bytes, Address]]
-) -> None:
-    sender = self._sender
-    path = self._primary_path()
-    assert sender is not None
-    destination = path.destination
-    address = destination.address
-    budget = self.core.mtu - COMMON_HEADER_SIZE
-    current = first
-    used = sum(chunk_size(chunk) for chunk in current)
-    data_packets = 0
-    sent_any = False
-    while data_packets < self.core.max_burst:
-        chunks = sender.chunks_to_send(now, destination, self._peer_rwnd, budget - used)
-        if not chunks:
-            if current and used and not any(type(c) is DataChunk for c in current):
-                # The control chunks left no room: send them and try a fresh packet.
-                self._emit(address, current, out)
+    def _send_data(
+        self,
+        now: float,
+        out: list[Datagram],
+        paths: PathManager,
+        data_path: PeerPath,
+        remote_port: int,
+        peer_tag: int,
+        sender: Sender,
+        peer_rwnd: int,
+        first: tuple[PeerPath, list[Chunk]] | None,
+    ) -> None:
+        budget = self._mtu - COMMON_HEADER_SIZE
+        stats = self._stats
+        pending_path, current = first if first is not None else (data_path, [])
+        used = sum(chunk_size(chunk) for chunk in current)
+        used_paths: list[PeerPath] = []
+        rtx_path: PeerPath | None = None
+        data_packets = 0
+        while data_packets < self.max_burst:
+            retransmission, hint = sender.next_route()
+            if retransmission:
+                path = paths.alternate(paths.path_of(hint))
+            elif hint is None:
+                path = data_path
+            else:
+                path = paths.data_path(paths.path_of(hint))
+            if path is not pending_path and current:
+                self._emit(paths, pending_path, remote_port, peer_tag, current, out)
                 current, used = [], 0
-                continue
-            break
-        current.extend(chunks)
-        self.stats.data_chunks_sent += len(chunks)
-        sent_any = True
-        self._emit(address, current, out)
-        data_packets += 1
-        current, used = [], 0
-    if current:
-        self._emit(address, current, out)
-    if sent_any:
-        path.last_sent = now
-        if sender.take_t3_restart():
+            pending_path = path
+            destination = path.destination
+            chunks = sender.chunks_to_send(
+                now, destination, peer_rwnd, budget - used, default=path is data_path
+            )
+            if not chunks:
+                if current and used and not any(type(c) is DataChunk for c in current):
+                    # The control chunks left no room: send them and try a fresh packet.
+                    self._emit(paths, path, remote_port, peer_tag, current, out)
+                    current, used = [], 0
+                    continue
+                break
+            if retransmission and rtx_path is None:
+                rtx_path = path
+            current.extend(chunks)
+            stats.data_chunks_sent += len(chunks)
+            self._emit(paths, path, remote_port, peer_tag, current, out)
+            data_packets += 1
+            current, used = [], 0
+            if path not in used_paths:
+                used_paths.append(path)
+                path.last_sent = now
+        if current:
+            self._emit(paths, pending_path, remote_port, peer_tag, current, out)
+        if sender.take_t3_restart() and rtx_path is not None:
             # RFC 9260 section 7.2.4 step 4: the first outstanding chunk was fast
             # retransmitted; T3 now times that retransmission.
-            path.t3.start(now, destination.rto)
-    if sender.outstanding_bytes and not path.t3.running:
-        # RFC 9260 section 6.3.2 R1: T3 runs whenever data is outstanding.
-        path.t3.start(now, destination.rto)
+            rtx_path.t3.start(now, rtx_path.destination.rto)
+        for path in used_paths:
+            if path.destination.flight_size and not path.t3.running:
+                # RFC 9260 section 6.3.2 R1: T3 runs wherever data is outstanding.
+                path.t3.start(now, path.destination.rto)
+        if sender.outstanding_bytes > sender.flight_bytes and not data_path.t3.running:
+            # R1 again: data marked for retransmission (outstanding, not in flight) waits to
+            # be resent; the data path's T3 watches it meanwhile.
+            data_path.t3.start(now, data_path.destination.rto)
 
-
-def _emit(
-    self: Association, address: Address, chunks: list[Chunk], out: list[tuple[bytes, Address]]
-) -> None:
-    if chunks:
-        out.append(
-            (
-                build_packet(self.core.local_port, self._remote_port, self._peer_tag, chunks),
-                address,
+    def _emit(
+        self,
+        paths: PathManager,
+        path: PeerPath,
+        remote_port: int,
+        peer_tag: int,
+        chunks: list[Chunk],
+        out: list[Datagram],
+    ) -> None:
+        if chunks:
+            address = path.destination.address
+            source = path.source if path.source is not None else paths.source_for(address)
+            out.append(
+                (build_packet(self._local_port, remote_port, peer_tag, chunks), source, address)
             )
-        )
 
 
-def _send_raw(
-    self: Association, address: Address, port: int, tag: int, chunks: tuple[Chunk, ...]
-) -> None:
-    # A packet with its own verification tag, encoded at once (INIT, INIT ACK, COOKIE ECHO,
-    # ABORT, SHUTDOWN COMPLETE, OOTB answers).
-    self._raw.append((build_packet(self.core.local_port, port, tag, chunks), address))
-
-
-def _fit_cause(self: Association, info: bytes) -> bytes:
-    # An ERROR echoing a huge chunk or parameter would amplify; keep it within one packet.
-    return info[: self.core.mtu - COMMON_HEADER_SIZE - 16]
-
-
-def _max_payload(self: Association) -> int:
-    return (self.core.mtu - COMMON_HEADER_SIZE - DATA_HEADER_SIZE) & ~3
+def max_payload(mtu: int) -> int:
+    """Largest DATA payload that fits one packet of ``mtu`` bytes (a multiple of 4)."""
+    return (mtu - COMMON_HEADER_SIZE - DATA_HEADER_SIZE) & ~3
 
 
 def fit_causes(abort_causes: Sequence[ErrorCause], mtu: int) -> list[ErrorCause]:

@@ -43,6 +43,7 @@ __all__ = [
     "CookieEchoChunk",
     "DataChunk",
     "ErrorChunk",
+    "ForwardTsnChunk",
     "HeartbeatAckChunk",
     "HeartbeatChunk",
     "InitAckChunk",
@@ -113,6 +114,7 @@ class ChunkType(enum.IntEnum):
     COOKIE_ECHO = 10
     COOKIE_ACK = 11
     SHUTDOWN_COMPLETE = 14
+    FORWARD_TSN = 192  # RFC 3758 section 3.2
 
 
 def unknown_chunk_action(chunk_type: int) -> tuple[bool, bool]:
@@ -258,6 +260,16 @@ class ShutdownChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class ForwardTsnChunk:
+    """FORWARD TSN (RFC 3758 section 3.2): the receiver is to move its cumulative TSN."""
+
+    new_cumulative_tsn: int
+    """The TSN the receiver is to treat as its cumulative TSN ack point."""
+    streams: tuple[tuple[int, int], ...] = ()
+    """``(stream, ssn)`` pairs: the largest SSN skipped on each ordered stream."""
+
+
+@dataclass(frozen=True, slots=True)
 class ShutdownAckChunk:
     """SHUTDOWN ACK (RFC 9260 section 3.3.9)."""
 
@@ -323,6 +335,7 @@ Chunk: TypeAlias = (
     | CookieEchoChunk
     | CookieAckChunk
     | ShutdownCompleteChunk
+    | ForwardTsnChunk
     | UnknownChunk
 )
 """Any chunk this codec produces or accepts."""
@@ -435,6 +448,17 @@ def _decode_shutdown_complete(
     return ShutdownCompleteChunk((flags & _FLAG_T) != 0)
 
 
+def _decode_forward_tsn(data: bytes, offset: int, flags: int, length: int) -> ForwardTsnChunk:
+    if length < _SHUTDOWN.size or (length - _SHUTDOWN.size) % 4:
+        raise _too_short("FORWARD_TSN", length, _SHUTDOWN.size)
+    new_cum = _SHUTDOWN.unpack_from(data, offset)[3]
+    streams = tuple(
+        _GAP_BLOCK.unpack_from(data, position)
+        for position in range(offset + _SHUTDOWN.size, offset + length, 4)
+    )
+    return ForwardTsnChunk(new_cum, streams)
+
+
 # DATA is not in the table: decode_chunks decodes it inline, its hottest path.
 _DECODERS: dict[int, _Decoder] = {
     ChunkType.INIT: _decode_init,
@@ -449,6 +473,7 @@ _DECODERS: dict[int, _Decoder] = {
     ChunkType.COOKIE_ECHO: _decode_cookie_echo,
     ChunkType.COOKIE_ACK: _decode_cookie_ack,
     ChunkType.SHUTDOWN_COMPLETE: _decode_shutdown_complete,
+    ChunkType.FORWARD_TSN: _decode_forward_tsn,
 }
 
 
@@ -652,6 +677,14 @@ def _encode_shutdown_complete(parts: list[bytes], chunk: Chunk) -> None:
     parts.append(_CHUNK_HEADER.pack(ChunkType.SHUTDOWN_COMPLETE, flags, 4))
 
 
+def _encode_forward_tsn(parts: list[bytes], chunk: Chunk) -> None:
+    assert isinstance(chunk, ForwardTsnChunk)
+    length = _check_length("FORWARD_TSN", _SHUTDOWN.size + 4 * len(chunk.streams))
+    parts.append(_SHUTDOWN.pack(ChunkType.FORWARD_TSN, 0, length, chunk.new_cumulative_tsn))
+    for stream, ssn in chunk.streams:
+        parts.append(_GAP_BLOCK.pack(stream, ssn))
+
+
 def _encode_unknown(parts: list[bytes], chunk: Chunk) -> None:
     assert isinstance(chunk, UnknownChunk)
     length = _check_length(f"type {chunk.type}", 4 + len(chunk.value))
@@ -673,6 +706,7 @@ _ENCODERS: dict[type, _Encoder] = {
     CookieEchoChunk: _encode_cookie_echo,
     CookieAckChunk: _encode_cookie_ack,
     ShutdownCompleteChunk: _encode_shutdown_complete,
+    ForwardTsnChunk: _encode_forward_tsn,
     UnknownChunk: _encode_unknown,
 }
 

@@ -22,11 +22,12 @@ __all__ = ["MAC_SIZE", "CookieJar", "CookieState", "Stale"]
 MAC_SIZE = 32
 """Bytes of the HMAC-SHA256 appended to every cookie."""
 
-_VERSION = 1
+_VERSION = 2
 # version, local tag, peer tag, local initial TSN, peer initial TSN, outbound streams,
 # inbound streams, peer a_rwnd, local tie tag, peer tie tag, peer SCTP port, created, lifetime,
-# number of peer addresses.
-_FIXED = struct.Struct("!BIIIIHHIIIHddB")
+# flags, number of peer addresses.
+_FIXED = struct.Struct("!BIIIIHHIIIHddBB")
+_FLAG_PEER_PRSCTP = 1
 _MAX_ADDRESSES = 255
 _MAX_ADDRESS_LENGTH = 255
 
@@ -65,6 +66,8 @@ class CookieState:
     """The peer's tag of an existing association when the INIT was unexpected (5.2.2)."""
     peer_port: int = 0
     """The SCTP source port of the peer's INIT."""
+    peer_prsctp: bool = False
+    """Whether the peer's INIT announced PR-SCTP (RFC 3758 section 3.3.1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ class CookieJar:
                 state.peer_port,
                 state.created,
                 state.lifetime,
+                _FLAG_PEER_PRSCTP if state.peer_prsctp else 0,
                 len(addresses),
             )
         ]
@@ -154,6 +158,7 @@ def _parse(body: bytes) -> CookieState | None:
             peer_port,
             created,
             lifetime,
+            flags,
             count,
         ) = _FIXED.unpack_from(body)
         if version != _VERSION:
@@ -185,4 +190,5 @@ def _parse(body: bytes) -> CookieState | None:
         local_tie_tag=local_tie,
         peer_tie_tag=peer_tie,
         peer_port=peer_port,
+        peer_prsctp=bool(flags & _FLAG_PEER_PRSCTP),
     )

@@ -1,13 +1,16 @@
 """The association's handshake (RFC 9260 sections 5.1, 5.2) and its INIT / INIT ACK parameters.
 
-The functions below are private methods of :class:`~sctpmh.core.association.Association`
-(bound in its class body under the same names); they take the association as ``self``:
+:class:`Handshake` owns the setup state of one association (T1-init / T1-cookie, the INIT and
+COOKIE ECHO to retransmit, the cookie key):
 
 * 5.1, 5.1.3, 5.1.5: the four-way handshake with T1-init / T1-cookie; the answering side keeps
   no state until a valid COOKIE ECHO arrives (HMAC-authenticated cookie with a lifetime).
 * 5.2.1-5.2.6: INIT collisions, unexpected INIT / INIT ACK / COOKIE ECHO / COOKIE ACK, the
   COOKIE ECHO table of 5.2.4 (peer restart, collisions), Stale Cookie handling.
 * 3.2.1, 3.2.2: unknown INIT / INIT ACK parameters by the upper two bits of their type.
+* 5.4: the addresses each side lists become peer paths; only those the user gave to
+  ``connect()`` (on the initiating side) or the one the INIT ACK went to (on the answering
+  side) start confirmed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sctpmh.core import causes
 from sctpmh.core.bundling import fit_causes
@@ -23,6 +25,7 @@ from sctpmh.core.causes import CauseCode, ErrorCause
 from sctpmh.core.chunks import (
     AbortChunk,
     Chunk,
+    ChunkType,
     CookieAckChunk,
     CookieEchoChunk,
     ErrorChunk,
@@ -30,7 +33,8 @@ from sctpmh.core.chunks import (
     InitChunk,
     ShutdownAckChunk,
 )
-from sctpmh.core.cookie import CookieState, Stale
+from sctpmh.core.cookie import CookieJar, CookieState, Stale
+from sctpmh.core.intake import Inbound
 from sctpmh.core.packet import COMMON_HEADER_SIZE
 from sctpmh.core.params import (
     Param,
@@ -39,19 +43,22 @@ from sctpmh.core.params import (
     cookie_preservative,
     cookie_preservative_ms,
     encode_params,
+    forward_tsn_supported,
     ipv4_address,
     ipv6_address,
     state_cookie,
+    supported_extensions,
     unknown_param_action,
 )
+from sctpmh.core.paths import Address
 from sctpmh.core.states import HANDSHAKE, State
+from sctpmh.core.tcb import PendingSend, Tcb
+from sctpmh.core.termination import Termination
+from sctpmh.core.timers import Timer
+from sctpmh.core.transfer import Transfer
 from sctpmh.events import AssociationRestarted, AssociationUp, SendFailed
 
-if TYPE_CHECKING:
-    from sctpmh.core.association import Association
-    from sctpmh.core.intake import Inbound
-
-__all__: list[str] = []
+__all__ = ["Handshake"]
 
 # RFC 9260 section 5.2.6: a Cookie Preservative asks for at most this much more life.
 _MAX_COOKIE_EXTENSION = 60.0
@@ -70,6 +77,8 @@ _KNOWN_INIT_PARAMS = frozenset(
         ParamType.HOST_NAME_ADDRESS,
         ParamType.SUPPORTED_ADDRESS_TYPES,
         ParamType.ECN_CAPABLE,
+        ParamType.FORWARD_TSN_SUPPORTED,
+        ParamType.SUPPORTED_EXTENSIONS,
     }
 )
 _KNOWN_INIT_ACK_PARAMS = frozenset(
@@ -81,458 +90,551 @@ _KNOWN_INIT_ACK_PARAMS = frozenset(
         ParamType.HOST_NAME_ADDRESS,
         ParamType.SUPPORTED_ADDRESS_TYPES,
         ParamType.ECN_CAPABLE,
+        ParamType.FORWARD_TSN_SUPPORTED,
+        ParamType.SUPPORTED_EXTENSIONS,
     }
 )
 
 
-def _on_t1(self: Association, now: float) -> None:
-    # RFC 9260 section 5.1 C/D: retransmit INIT or COOKIE ECHO with the RTO backed off,
-    # until Max.Init.Retransmits.
-    if self.state not in HANDSHAKE:
-        return
-    if self._init_retransmissions >= self.config.max_init_retransmissions:
-        self._close(now, None, aborted=True)
-        return
-    self._init_retransmissions += 1
-    self.stats.init_retransmissions += 1
-    path = self._primary_path()
-    path.destination.back_off()
-    if self.state is State.COOKIE_WAIT:
-        self._send_init(now)
-    else:
-        self._send_cookie_echo(now)
+class Handshake:
+    """Association setup of one association (the module docstring lists what it covers)."""
 
-
-def _send_init(self: Association, now: float) -> None:
-    params: list[Param] = []
-    if len(self.local_addresses) > 1:
-        for host in self.local_addresses:
-            param = _address_param(host)
-            if param is not None:
-                params.append(param)
-    if self._cookie_preservative_ms:
-        params.append(cookie_preservative(self._cookie_preservative_ms))
-    init = InitChunk(
-        initiate_tag=self._local_tag,
-        a_rwnd=self._window_left(),
-        outbound_streams=self.config.outbound_streams,
-        inbound_streams=self.config.inbound_streams,
-        initial_tsn=self._local_initial_tsn,
-        params=tuple(params),
+    __slots__ = (
+        "_cookie_echo",
+        "_cookie_preservative_ms",
+        "_init_chunk",
+        "_init_retransmissions",
+        "_jar",
+        "_tcb",
+        "_termination",
+        "_transfer",
+        "connecting",
+        "t1",
     )
-    self._init_chunk = init
-    path = self._primary_path()
-    self._send_raw(path.destination.address, self._remote_port, 0, (init,))
-    self._t1.start(now, path.destination.rto)
 
+    def __init__(self, tcb: Tcb, transfer: Transfer, termination: Termination) -> None:
+        self._tcb = tcb
+        self._transfer = transfer
+        self._termination = termination
+        core = tcb.core
+        self._jar = CookieJar(core.secret if core.secret is not None else tcb.rng.randbytes(32))
+        self.t1 = Timer()
+        """T1-init or T1-cookie (RFC 9260 section 5.1)."""
+        self.connecting = False
+        """connect() was called and the association is not up yet."""
+        self._init_retransmissions = 0
+        self._init_chunk: InitChunk | None = None
+        self._cookie_echo: tuple[Chunk, ...] = ()
+        self._cookie_preservative_ms = 0
 
-def _send_cookie_echo(self: Association, now: float) -> None:
-    path = self._primary_path()
-    self._send_raw(path.destination.address, self._remote_port, self._peer_tag, self._cookie_echo)
-    self._t1.start(now, path.destination.rto)
+    def on_t1(self, now: float) -> None:
+        """T1-init or T1-cookie expired."""
+        # RFC 9260 section 5.1 C/D: retransmit INIT or COOKIE ECHO with the RTO backed off,
+        # until Max.Init.Retransmits.
+        if self._tcb.state not in HANDSHAKE:
+            return
+        if self._init_retransmissions >= self._tcb.config.max_init_retransmissions:
+            self._tcb.close(now, None, aborted=True)
+            return
+        self._init_retransmissions += 1
+        self._tcb.stats.init_retransmissions += 1
+        path = self._tcb.paths.primary
+        assert path is not None
+        path.destination.back_off()
+        if self._tcb.state is State.COOKIE_WAIT:
+            self._send_init(now)
+        else:
+            self._send_cookie_echo(now)
 
+    def start(self, addresses: Sequence[Address], now: float) -> None:
+        """Connect: the addresses the user gave are confirmed (RFC 9260 section 5.4 rule 1);
+        send INIT and start T1-init (section 5.1 A)."""
+        tcb = self._tcb
+        for address in addresses:
+            tcb.paths.add(address, confirmed=True)
+        self.connecting = True
+        tcb.local_tag = self._random_tag()
+        tcb.local_initial_tsn = tcb.rng.getrandbits(32)
+        tcb.state = State.COOKIE_WAIT
+        self._init_retransmissions = 0
+        self._send_init(now)
 
-def _on_init(self: Association, chunk: InitChunk, inbound: Inbound) -> bool:
-    state = self.state
-    if self._finished:
-        self.stats.ootb += 1
-        self.stats.packets_dropped += 1
-        return False
-    # RFC 9260 section 3.3.2: an Initiate Tag of 0 is discarded silently; zero stream
-    # counts are answered with an ABORT carrying the INIT's tag.
-    if chunk.initiate_tag == 0:
-        self.stats.packets_dropped += 1
-        return False
-    # RFC 9260 section 3.3.2: "A receiver of an INIT chunk with the OS value set to 0 MUST
-    # discard the packet, SHOULD send a packet in response containing an ABORT chunk and using
-    # the Initiate Tag as the Verification Tag, and MUST NOT change the state of any existing
-    # association"; the same for MIS 0 and for an a_rwnd "smaller than 1500".
-    if (
-        chunk.outbound_streams == 0
-        or chunk.inbound_streams == 0
-        or chunk.a_rwnd < _MIN_INITIAL_WINDOW
-    ):
-        self._abort_init(chunk, inbound, (causes.invalid_mandatory_parameter(),))
-        return False
-    if state is State.SHUTDOWN_ACK_SENT:
-        # Section 9.2: the SHUTDOWN COMPLETE was probably lost; resend SHUTDOWN ACK.
-        self._control.append((ShutdownAckChunk(), None))
-        return False
-    parsed = _parse_params(chunk.params, _KNOWN_INIT_PARAMS)
-    if parsed.host_name is not None:
-        # Section 5.1.2: host names are not supported; they cannot be resolved.
-        cause = ErrorCause(CauseCode.UNRESOLVABLE_ADDRESS, parsed.host_name.raw)
-        self._abort_init(chunk, inbound, (cause,))
-        return False
-    peer_hosts = (inbound.source[0], *parsed.addresses)
-    if state is State.CLOSED:
-        # Section 5.1 B: answer statelessly with a new tag and a cookie.
-        self._send_init_ack(
-            chunk, inbound, parsed, self._random_tag(), self._rng.getrandbits(32), 0, 0
+    def _send_init(self, now: float) -> None:
+        params = self._own_params()
+        if self._cookie_preservative_ms:
+            params.append(cookie_preservative(self._cookie_preservative_ms))
+        init = InitChunk(
+            initiate_tag=self._tcb.local_tag,
+            a_rwnd=self._tcb.window_left(),
+            outbound_streams=self._tcb.config.outbound_streams,
+            inbound_streams=self._tcb.config.inbound_streams,
+            initial_tsn=self._tcb.local_initial_tsn,
+            params=tuple(params),
         )
-        return False
-    new_hosts = [host for host in peer_hosts if host not in self._paths]
-    if state in HANDSHAKE:
-        # Section 5.2.1: an INIT collision; answer with the parameters of our own INIT.
-        if new_hosts and state is State.COOKIE_ECHOED:
-            self.stats.chunks_ignored += 1
+        self._init_chunk = init
+        path = self._tcb.paths.primary
+        assert path is not None
+        self._tcb.send_raw_to(path, 0, (init,))
+        self.t1.start(now, path.destination.rto)
+
+    def _send_cookie_echo(self, now: float) -> None:
+        path = self._tcb.paths.primary
+        assert path is not None
+        self._tcb.send_raw_to(path, self._tcb.peer_tag, self._cookie_echo)
+        self.t1.start(now, path.destination.rto)
+
+    def _own_params(self) -> list[Param]:
+        # Our addresses when there are several (RFC 9260 section 5.1.2), and PR-SCTP
+        # (RFC 3758 section 3.3.1: Forward-TSN-Supported, also listed in Supported
+        # Extensions as RFC 5061 section 4.2.7 has it).
+        params: list[Param] = []
+        local = self._tcb.paths.local_addresses
+        if len(local) > 1:
+            for host, _port in local:
+                param = _address_param(host)
+                if param is not None:
+                    params.append(param)
+        params.append(forward_tsn_supported())
+        params.append(supported_extensions([ChunkType.FORWARD_TSN]))
+        return params
+
+    def on_init(self, chunk: InitChunk, inbound: Inbound) -> bool:
+        """An INIT chunk (RFC 9260 sections 5.1 B, 5.2.1, 5.2.2)."""
+        state = self._tcb.state
+        if self._tcb.finished:
+            self._tcb.stats.ootb += 1
+            self._tcb.stats.packets_dropped += 1
+            return False
+        # RFC 9260 section 3.3.2: an Initiate Tag of 0 is discarded silently; zero stream
+        # counts are answered with an ABORT carrying the INIT's tag.
+        if chunk.initiate_tag == 0:
+            self._tcb.stats.packets_dropped += 1
+            return False
+        # RFC 9260 section 3.3.2: "A receiver of an INIT chunk with the OS value set to 0 MUST
+        # discard the packet, SHOULD send a packet in response containing an ABORT chunk and using
+        # the Initiate Tag as the Verification Tag, and MUST NOT change the state of any existing
+        # association"; the same for MIS 0 and for an a_rwnd "smaller than 1500".
+        if (
+            chunk.outbound_streams == 0
+            or chunk.inbound_streams == 0
+            or chunk.a_rwnd < _MIN_INITIAL_WINDOW
+        ):
+            self._abort_init(chunk, inbound, (causes.invalid_mandatory_parameter(),))
+            return False
+        if state is State.SHUTDOWN_ACK_SENT:
+            # Section 9.2: the SHUTDOWN COMPLETE was probably lost; resend SHUTDOWN ACK.
+            self._tcb.outbox.queue(ShutdownAckChunk())
+            return False
+        parsed = _parse_params(chunk.params, _KNOWN_INIT_PARAMS)
+        if parsed.host_name is not None:
+            # Section 5.1.2: host names are not supported; they cannot be resolved.
+            cause = ErrorCause(CauseCode.UNRESOLVABLE_ADDRESS, parsed.host_name.raw)
+            self._abort_init(chunk, inbound, (cause,))
+            return False
+        peer_hosts = (inbound.source[0], *parsed.addresses)
+        if state is State.CLOSED:
+            # Section 5.1 B: answer statelessly with a new tag and a cookie.
+            self._send_init_ack(
+                chunk, inbound, parsed, self._random_tag(), self._tcb.rng.getrandbits(32), 0, 0
+            )
+            return False
+        new_hosts = [host for host in peer_hosts if host not in self._tcb.paths]
+        if state in HANDSHAKE:
+            # Section 5.2.1: an INIT collision; answer with the parameters of our own INIT.
+            if new_hosts and state is State.COOKIE_ECHOED:
+                self._tcb.stats.chunks_ignored += 1
+                return False
+            self._send_init_ack(
+                chunk,
+                inbound,
+                parsed,
+                self._tcb.local_tag,
+                self._tcb.local_initial_tsn,
+                self._tcb.local_tag,
+                self._tcb.peer_tag,
+            )
+            return False
+        # Section 5.2.2: an unexpected INIT in an established association (a peer restart, or
+        # a lost handshake); new tag, tie-tags carry the current ones.
+        if new_hosts:
+            params = []
+            for host in new_hosts:
+                param = _address_param(host)
+                if param is not None:
+                    params.append(param)
+            cause = ErrorCause(CauseCode.RESTART_WITH_NEW_ADDRESSES, encode_params(params))
+            self._abort_init(chunk, inbound, (cause,))
             return False
         self._send_init_ack(
             chunk,
             inbound,
             parsed,
-            self._local_tag,
-            self._local_initial_tsn,
-            self._local_tag,
-            self._peer_tag,
+            self._random_tag(),
+            self._tcb.rng.getrandbits(32),
+            self._tcb.local_tag,
+            self._tcb.peer_tag,
         )
         return False
-    # Section 5.2.2: an unexpected INIT in an established association (a peer restart, or
-    # a lost handshake); new tag, tie-tags carry the current ones.
-    if new_hosts:
-        params = []
-        for host in new_hosts:
-            param = _address_param(host)
-            if param is not None:
-                params.append(param)
-        cause = ErrorCause(CauseCode.RESTART_WITH_NEW_ADDRESSES, encode_params(params))
-        self._abort_init(chunk, inbound, (cause,))
-        return False
-    self._send_init_ack(
-        chunk,
-        inbound,
-        parsed,
-        self._random_tag(),
-        self._rng.getrandbits(32),
-        self._local_tag,
-        self._peer_tag,
-    )
-    return False
 
-
-def _send_init_ack(
-    self: Association,
-    init: InitChunk,
-    inbound: Inbound,
-    parsed: _ParsedParams,
-    local_tag: int,
-    local_tsn: int,
-    local_tie_tag: int,
-    peer_tie_tag: int,
-) -> None:
-    # RFC 9260 section 5.1 B / 5.1.3: everything needed later goes into the cookie.
-    lifetime = self.core.cookie_lifetime
-    if parsed.preservative_ms:
-        lifetime += min(parsed.preservative_ms / 1000, _MAX_COOKIE_EXTENSION)
-    state = CookieState(
-        local_tag=local_tag,
-        peer_tag=init.initiate_tag,
-        local_initial_tsn=local_tsn,
-        peer_initial_tsn=init.initial_tsn,
-        outbound_streams=min(self.config.outbound_streams, init.inbound_streams),
-        inbound_streams=min(self.config.inbound_streams, init.outbound_streams),
-        peer_rwnd=init.a_rwnd,
-        created=inbound.now,
-        lifetime=lifetime,
-        peer_addresses=(inbound.source[0], *parsed.addresses),
-        local_tie_tag=local_tie_tag,
-        peer_tie_tag=peer_tie_tag,
-        peer_port=inbound.source_port,
-    )
-    params: list[Param] = [state_cookie(self._jar.make(state))]
-    if len(self.local_addresses) > 1:
-        for host in self.local_addresses:
-            param = _address_param(host)
-            if param is not None:
-                params.append(param)
-    # Section 3.2.2: unrecognized INIT parameters come back in the INIT ACK.
-    room = self.core.mtu - COMMON_HEADER_SIZE - 20 - sum(4 + len(p.value) + 3 for p in params)
-    for unknown in parsed.unrecognized:
-        raw = unknown.raw
-        if len(raw) + 8 > room:
-            break
-        room -= len(raw) + 8
-        params.append(Param(ParamType.UNRECOGNIZED_PARAMETER, raw))
-    ack = InitAckChunk(
-        initiate_tag=local_tag,
-        a_rwnd=self.core.receive_window,
-        outbound_streams=self.config.outbound_streams,
-        inbound_streams=self.config.inbound_streams,
-        initial_tsn=local_tsn,
-        params=tuple(params),
-    )
-    self._send_raw(inbound.source, inbound.source_port, init.initiate_tag, (ack,))
-
-
-def _abort_init(
-    self: Association, init: InitChunk, inbound: Inbound, abort_causes: tuple[ErrorCause, ...]
-) -> None:
-    # RFC 9260 section 8.4 rule 3: an ABORT answering an INIT carries its Initiate Tag, T=0.
-    self.stats.aborts_sent += 1
-    chunk = AbortChunk(tuple(fit_causes(abort_causes, self.core.mtu)))
-    self._send_raw(inbound.source, inbound.source_port, init.initiate_tag, (chunk,))
-
-
-def _on_init_ack(self: Association, chunk: InitAckChunk, inbound: Inbound) -> bool:
-    now = inbound.now
-    # RFC 9260 section 3.3.3: "If an endpoint in the COOKIE-WAIT state receives an INIT ACK
-    # chunk with the Initiate Tag set to 0, it MUST destroy the TCB and SHOULD send an ABORT
-    # chunk with the T bit set" (there is no tag to address it with, so it reflects ours);
-    # with OS or MIS 0 it "MUST destroy the TCB and SHOULD send an ABORT chunk". An a_rwnd
-    # below 1500 is handled alike, as Errata 7148 to RFC 9260 corrects 3.3.3 (the published
-    # text, copied from the INIT's, would keep retrying a peer that answers alike).
-    if (
-        chunk.initiate_tag == 0
-        or chunk.outbound_streams == 0
-        or chunk.inbound_streams == 0
-        or chunk.a_rwnd < _MIN_INITIAL_WINDOW
-    ):
-        cause = causes.invalid_mandatory_parameter()
-        if chunk.initiate_tag:
-            abort = AbortChunk((cause,))
-            self._send_raw(inbound.source, inbound.source_port, chunk.initiate_tag, (abort,))
-        else:
-            abort = AbortChunk((cause,), reflected_tag=True)
-            self._send_raw(inbound.source, inbound.source_port, self._local_tag, (abort,))
-        self.stats.aborts_sent += 1
-        self._close(now, CauseCode.INVALID_MANDATORY_PARAMETER, aborted=True)
-        return False
-    parsed = _parse_params(chunk.params, _KNOWN_INIT_ACK_PARAMS)
-    cookie = chunk.state_cookie
-    if parsed.host_name is not None:
-        cause = ErrorCause(CauseCode.UNRESOLVABLE_ADDRESS, parsed.host_name.raw)
-        self._send_raw(
-            inbound.source, inbound.source_port, chunk.initiate_tag, (AbortChunk((cause,)),)
+    def _send_init_ack(
+        self,
+        init: InitChunk,
+        inbound: Inbound,
+        parsed: _ParsedParams,
+        local_tag: int,
+        local_tsn: int,
+        local_tie_tag: int,
+        peer_tie_tag: int,
+    ) -> None:
+        # RFC 9260 section 5.1 B / 5.1.3: everything needed later goes into the cookie.
+        lifetime = self._tcb.core.cookie_lifetime
+        if parsed.preservative_ms:
+            lifetime += min(parsed.preservative_ms / 1000, _MAX_COOKIE_EXTENSION)
+        state = CookieState(
+            local_tag=local_tag,
+            peer_tag=init.initiate_tag,
+            local_initial_tsn=local_tsn,
+            peer_initial_tsn=init.initial_tsn,
+            outbound_streams=min(self._tcb.config.outbound_streams, init.inbound_streams),
+            inbound_streams=min(self._tcb.config.inbound_streams, init.outbound_streams),
+            peer_rwnd=init.a_rwnd,
+            created=inbound.now,
+            lifetime=lifetime,
+            peer_addresses=(inbound.source[0], *parsed.addresses),
+            local_tie_tag=local_tie_tag,
+            peer_tie_tag=peer_tie_tag,
+            peer_port=inbound.source_port,
+            peer_prsctp=parsed.prsctp,
         )
-        self.stats.aborts_sent += 1
-        self._close(now, CauseCode.UNRESOLVABLE_ADDRESS, aborted=True)
-        return False
-    if cookie is None:
-        # Section 5.1 C: the State Cookie is mandatory.
-        cause = causes.missing_mandatory([ParamType.STATE_COOKIE])
-        self._send_raw(
-            inbound.source, inbound.source_port, chunk.initiate_tag, (AbortChunk((cause,)),)
+        params: list[Param] = [state_cookie(self._jar.make(state)), *self._own_params()]
+        # Section 3.2.2: unrecognized INIT parameters come back in the INIT ACK.
+        room = self._tcb.core.mtu - COMMON_HEADER_SIZE - 20
+        room -= sum(4 + len(p.value) + 3 for p in params)
+        for unknown in parsed.unrecognized:
+            raw = unknown.raw
+            if len(raw) + 8 > room:
+                break
+            room -= len(raw) + 8
+            params.append(Param(ParamType.UNRECOGNIZED_PARAMETER, raw))
+        ack = InitAckChunk(
+            initiate_tag=local_tag,
+            a_rwnd=self._tcb.core.receive_window,
+            outbound_streams=self._tcb.config.outbound_streams,
+            inbound_streams=self._tcb.config.inbound_streams,
+            initial_tsn=local_tsn,
+            params=tuple(params),
         )
-        self.stats.aborts_sent += 1
-        self._close(now, CauseCode.MISSING_MANDATORY_PARAMETER, aborted=True)
-        return False
-    self._t1.stop()
-    self._peer_tag = chunk.initiate_tag
-    self._peer_initial_tsn = chunk.initial_tsn
-    self._peer_a_rwnd = self._peer_rwnd = chunk.a_rwnd
-    # Section 5.1.1: use the smaller of our outbound and the peer's inbound count.
-    self._outbound_streams = min(self.config.outbound_streams, chunk.inbound_streams)
-    self._inbound_streams = min(self.config.inbound_streams, chunk.outbound_streams)
-    echo: list[Chunk] = [CookieEchoChunk(cookie)]
-    if parsed.unrecognized:
-        # Section 3.2.2: unrecognized INIT ACK parameters are reported in an ERROR chunk
-        # bundled with the COOKIE ECHO.
-        report = b"".join(_padded(param.raw) for param in parsed.unrecognized)
-        echo.append(ErrorChunk((causes.unrecognized_parameters(self._fit_cause(report)),)))
-        self.stats.errors_sent += 1
-    self._cookie_echo = tuple(echo)
-    self.state = State.COOKIE_ECHOED
-    self._init_retransmissions = 0
-    self._send_cookie_echo(now)
-    return False
-
-
-def _on_cookie_echo(self: Association, chunk: CookieEchoChunk, inbound: Inbound) -> bool:
-    now = inbound.now
-    if inbound.index != 0:
-        # RFC 9260 section 5.1: COOKIE ECHO must be the first chunk of its packet.
-        self.stats.chunks_ignored += 1
-        return True
-    opened = self._jar.open(chunk.cookie, now)
-    if opened is None:
-        # Section 5.1.5 step 1-2: a bad MAC; discard silently.
-        self.stats.bad_cookies += 1
-        self.stats.packets_dropped += 1
-        return False
-    cookie = opened.state if isinstance(opened, Stale) else opened
-    if inbound.tag != cookie.local_tag or inbound.source_port != cookie.peer_port:
-        # Section 5.1.5 step 3 (before the lifetime check of step 4) and 8.5.1 D: "Compare
-        # the port numbers and the Verification Tag contained within the COOKIE ECHO chunk to
-        # the actual port numbers and the Verification Tag within the SCTP common header of
-        # the received packet. If these values do not match, the packet MUST be silently
-        # discarded." (The destination port was checked on arrival: it is ours.)
-        self.stats.bad_cookies += 1
-        self.stats.packets_dropped += 1
-        return False
-    if isinstance(opened, Stale) and not (
-        self.state is not State.CLOSED
-        and self._peer_tag
-        and cookie.local_tag == self._local_tag
-        and cookie.peer_tag == self._peer_tag
-    ):
-        # Section 5.1.5 step 4: tell the peer how stale it was. Section 5.2.4 step 3 makes
-        # one exception: "If both Verification Tags in the State Cookie match the Verification
-        # Tags of the current association, consider the State Cookie valid (i.e., action D
-        # below), even if the lifespan is exceeded" (a COOKIE ACK lost for a long time).
-        self.stats.stale_cookies += 1
-        self.stats.errors_sent += 1
-        self._send_raw(
-            inbound.source,
-            inbound.source_port,
-            cookie.peer_tag,
-            (ErrorChunk((causes.stale_cookie(opened.staleness_us),)),),
+        self._tcb.reply_raw(
+            inbound.source, inbound.destination, inbound.source_port, init.initiate_tag, (ack,)
         )
-        return False
-    if self.state is State.CLOSED:
-        self._establish_from_cookie(cookie, inbound)
-        self._queue_cookie_ack()
-        self._became_established(now, restarted=False)
-        return True
-    return self._cookie_echo_with_tcb(cookie, inbound)
 
-
-def _cookie_echo_with_tcb(self: Association, cookie: CookieState, inbound: Inbound) -> bool:
-    # RFC 9260 section 5.2.4, the table of actions for a COOKIE ECHO when a TCB exists.
-    now = inbound.now
-    local_match = cookie.local_tag == self._local_tag
-    peer_match = bool(self._peer_tag) and cookie.peer_tag == self._peer_tag
-    if (
-        not local_match
-        and not peer_match
-        and cookie.local_tie_tag == self._local_tag
-        and cookie.peer_tie_tag == self._peer_tag
-        and self._peer_tag
-    ):
-        # Action A: the peer restarted.
-        if self.state is State.SHUTDOWN_ACK_SENT:
-            # Section 5.2.4 A: no new association while shutting down.
-            self._control.append((ShutdownAckChunk(), None))
-            self._control.append((ErrorChunk((causes.cookie_while_shutting_down(),)), None))
-            self.stats.errors_sent += 1
-            return False
-        self._restart(cookie, inbound)
-        return True
-    if local_match and not peer_match:
-        # Action B: a collision; the peer's tag is the one in the cookie.
-        if self.state in HANDSHAKE:
-            self._establish_from_cookie(cookie, inbound)
-            self._queue_cookie_ack()
-            self._became_established(now, restarted=False)
-        else:
-            self._peer_tag = cookie.peer_tag
-            self._queue_cookie_ack()
-        return True
-    if not local_match and peer_match and cookie.local_tie_tag == 0 and cookie.peer_tie_tag == 0:
-        # Action C: an old cookie crossing; discard.
-        self.stats.chunks_ignored += 1
-        return False
-    if local_match and peer_match:
-        # Action D: both tags match (a retransmitted COOKIE ECHO).
-        if self.state in HANDSHAKE:
-            self._establish_from_cookie(cookie, inbound)
-            self._became_established(now, restarted=False)
-        self._queue_cookie_ack()
-        return True
-    self.stats.chunks_ignored += 1
-    return False
-
-
-def _on_cookie_ack(self: Association, chunk: CookieAckChunk, inbound: Inbound) -> bool:
-    # RFC 9260 section 5.1 E.
-    self._start_data_plane()
-    self._became_established(inbound.now, restarted=False)
-    return True
-
-
-def _on_stale_cookie(self: Association, cause: ErrorCause, now: float) -> None:
-    # RFC 9260 section 5.2.6: start over with a new INIT asking for a longer cookie life
-    # (Cookie Preservative), as long as INIT retransmissions remain.
-    if self._init_retransmissions >= self.config.max_init_retransmissions:
-        self._close(now, CauseCode.STALE_COOKIE, aborted=True)
-        return
-    staleness_us = int.from_bytes(cause.info[:4], "big") if len(cause.info) >= 4 else 0
-    self._cookie_preservative_ms = max(1000, 2 * (staleness_us // 1000))
-    self._init_retransmissions += 1
-    self._t1.stop()
-    self._peer_tag = 0
-    self.state = State.COOKIE_WAIT
-    self._send_init(now)
-
-
-def _establish_from_cookie(self: Association, cookie: CookieState, inbound: Inbound) -> None:
-    self._local_tag = cookie.local_tag
-    self._peer_tag = cookie.peer_tag
-    self._local_initial_tsn = cookie.local_initial_tsn
-    self._peer_initial_tsn = cookie.peer_initial_tsn
-    self._outbound_streams = cookie.outbound_streams
-    self._inbound_streams = cookie.inbound_streams
-    self._peer_a_rwnd = self._peer_rwnd = cookie.peer_rwnd
-    self._remote_port = inbound.source_port
-    path = self._add_path(inbound.source)
-    if self._primary is None:
-        self._primary = path.destination.address[0]
-    self._start_data_plane()
-
-
-def _became_established(self: Association, now: float, *, restarted: bool) -> None:
-    self._t1.stop()
-    self._init_retransmissions = 0
-    self.state = State.ESTABLISHED
-    self._connecting = False
-    if restarted:
-        self._events.append(AssociationRestarted(self.association_id))
-    else:
-        self._events.append(
-            AssociationUp(self.association_id, self._outbound_streams, self._inbound_streams)
+    def _abort_init(
+        self, init: InitChunk, inbound: Inbound, abort_causes: tuple[ErrorCause, ...]
+    ) -> None:
+        # RFC 9260 section 8.4 rule 3: an ABORT answering an INIT carries its Initiate Tag, T=0.
+        self._tcb.stats.aborts_sent += 1
+        chunk = AbortChunk(tuple(fit_causes(abort_causes, self._tcb.core.mtu)))
+        self._tcb.reply_raw(
+            inbound.source, inbound.destination, inbound.source_port, init.initiate_tag, (chunk,)
         )
-    for path in self._paths.values():
-        path.last_sent = now
-        path.heartbeat_nonce = None
-        path.heartbeat.start(now, self._heartbeat_delay(path))
-    pending, self._pending = self._pending, []
-    sender = self._sender
-    assert sender is not None
-    for data, stream, ppid, unordered in pending:
-        if stream >= self._outbound_streams:
-            # The peer accepted fewer streams than we asked for (section 5.1.1).
-            self._events.append(
-                SendFailed(data, stream, ppid, CauseCode.INVALID_STREAM_IDENTIFIER, False)
-            )
-            continue
-        sender.enqueue(data, stream, ppid, unordered, self._max_payload())
-    if self._shutdown_requested:
-        self.state = State.SHUTDOWN_PENDING
-        self._check_shutdown_progress(now)
 
-
-def _restart(self: Association, cookie: CookieState, inbound: Inbound) -> None:
-    # RFC 9260 section 5.2.4 A: like an ABORT followed by a new association, except that
-    # messages not yet sent are kept and the application hears of a restart.
-    self.stats.restarts += 1
-    if self._sender is not None:
-        for data, stream, ppid, sent in self._sender.drain_unsent():
-            if sent:
-                self._events.append(SendFailed(data, stream, ppid, 0, True))
+    def on_init_ack(self, chunk: InitAckChunk, inbound: Inbound) -> bool:
+        """An INIT ACK chunk in COOKIE-WAIT (RFC 9260 section 5.1 C)."""
+        now = inbound.now
+        # RFC 9260 section 3.3.3: "If an endpoint in the COOKIE-WAIT state receives an INIT ACK
+        # chunk with the Initiate Tag set to 0, it MUST destroy the TCB and SHOULD send an ABORT
+        # chunk with the T bit set" (there is no tag to address it with, so it reflects ours);
+        # with OS or MIS 0 it "MUST destroy the TCB and SHOULD send an ABORT chunk". An a_rwnd
+        # below 1500 is handled alike, as Errata 7148 to RFC 9260 corrects 3.3.3 (the published
+        # text, copied from the INIT's, would keep retrying a peer that answers alike).
+        if (
+            chunk.initiate_tag == 0
+            or chunk.outbound_streams == 0
+            or chunk.inbound_streams == 0
+            or chunk.a_rwnd < _MIN_INITIAL_WINDOW
+        ):
+            cause = causes.invalid_mandatory_parameter()
+            if chunk.initiate_tag:
+                abort = AbortChunk((cause,))
+                self._tcb.reply_raw(
+                    inbound.source,
+                    inbound.destination,
+                    inbound.source_port,
+                    chunk.initiate_tag,
+                    (abort,),
+                )
             else:
-                self._pending.append((data, stream, ppid, False))
-    self._deliver(inbound.source)
-    self._t2.stop()
-    self._t5.stop()
-    for path in self._paths.values():
-        # Section 5.2.4 A: "All the congestion control parameters (e.g., cwnd, ssthresh)
-        # related to this peer MUST be reset to their initial values" (the new data plane
-        # below sets ssthresh from the peer's new a_rwnd again).
-        path.destination.reset_congestion_control()
-    self._establish_from_cookie(cookie, inbound)
-    for path in self._paths.values():
-        path.destination.error_count = 0
-    self._error_count = 0
-    self._queue_cookie_ack()
-    self._became_established(inbound.now, restarted=True)
+                abort = AbortChunk((cause,), reflected_tag=True)
+                self._tcb.reply_raw(
+                    inbound.source,
+                    inbound.destination,
+                    inbound.source_port,
+                    self._tcb.local_tag,
+                    (abort,),
+                )
+            self._tcb.stats.aborts_sent += 1
+            self._tcb.close(now, CauseCode.INVALID_MANDATORY_PARAMETER, aborted=True)
+            return False
+        parsed = _parse_params(chunk.params, _KNOWN_INIT_ACK_PARAMS)
+        cookie = chunk.state_cookie
+        if parsed.host_name is not None:
+            cause = ErrorCause(CauseCode.UNRESOLVABLE_ADDRESS, parsed.host_name.raw)
+            self._tcb.reply_raw(
+                inbound.source,
+                inbound.destination,
+                inbound.source_port,
+                chunk.initiate_tag,
+                (AbortChunk((cause,)),),
+            )
+            self._tcb.stats.aborts_sent += 1
+            self._tcb.close(now, CauseCode.UNRESOLVABLE_ADDRESS, aborted=True)
+            return False
+        if cookie is None:
+            # Section 5.1 C: the State Cookie is mandatory.
+            cause = causes.missing_mandatory([ParamType.STATE_COOKIE])
+            self._tcb.reply_raw(
+                inbound.source,
+                inbound.destination,
+                inbound.source_port,
+                chunk.initiate_tag,
+                (AbortChunk((cause,)),),
+            )
+            self._tcb.stats.aborts_sent += 1
+            self._tcb.close(now, CauseCode.MISSING_MANDATORY_PARAMETER, aborted=True)
+            return False
+        self.t1.stop()
+        self._tcb.peer_tag = chunk.initiate_tag
+        self._tcb.peer_initial_tsn = chunk.initial_tsn
+        self._tcb.peer_a_rwnd = self._tcb.peer_rwnd = chunk.a_rwnd
+        # Section 5.1.1: use the smaller of our outbound and the peer's inbound count.
+        self._tcb.outbound_streams = min(self._tcb.config.outbound_streams, chunk.inbound_streams)
+        self._tcb.inbound_streams = min(self._tcb.config.inbound_streams, chunk.outbound_streams)
+        self._tcb.peer_prsctp = parsed.prsctp
+        for host in (inbound.source[0], *parsed.addresses):
+            # Section 5.4: the addresses the peer lists are unconfirmed until probed.
+            self._tcb.paths.add((host, self._tcb.remote_port), confirmed=False)
+        echo: list[Chunk] = [CookieEchoChunk(cookie)]
+        if parsed.unrecognized:
+            # Section 3.2.2: unrecognized INIT ACK parameters are reported in an ERROR chunk
+            # bundled with the COOKIE ECHO.
+            report = b"".join(_padded(param.raw) for param in parsed.unrecognized)
+            echo.append(
+                ErrorChunk((causes.unrecognized_parameters(self._tcb.outbox.fit_cause(report)),))
+            )
+            self._tcb.stats.errors_sent += 1
+        self._cookie_echo = tuple(echo)
+        self._tcb.state = State.COOKIE_ECHOED
+        self._init_retransmissions = 0
+        self._send_cookie_echo(now)
+        return False
 
+    def on_cookie_echo(self, chunk: CookieEchoChunk, inbound: Inbound) -> bool:
+        """A COOKIE ECHO chunk (RFC 9260 sections 5.1.5, 5.2.4)."""
+        now = inbound.now
+        if inbound.index != 0:
+            # RFC 9260 section 5.1: COOKIE ECHO must be the first chunk of its packet.
+            self._tcb.stats.chunks_ignored += 1
+            return True
+        opened = self._jar.open(chunk.cookie, now)
+        if opened is None:
+            # Section 5.1.5 step 1-2: a bad MAC; discard silently.
+            self._tcb.stats.bad_cookies += 1
+            self._tcb.stats.packets_dropped += 1
+            return False
+        cookie = opened.state if isinstance(opened, Stale) else opened
+        if inbound.tag != cookie.local_tag or inbound.source_port != cookie.peer_port:
+            # Section 5.1.5 step 3 (before the lifetime check of step 4) and 8.5.1 D: "Compare
+            # the port numbers and the Verification Tag contained within the COOKIE ECHO chunk to
+            # the actual port numbers and the Verification Tag within the SCTP common header of
+            # the received packet. If these values do not match, the packet MUST be silently
+            # discarded." (The destination port was checked on arrival: it is ours.)
+            self._tcb.stats.bad_cookies += 1
+            self._tcb.stats.packets_dropped += 1
+            return False
+        if isinstance(opened, Stale) and not (
+            self._tcb.state is not State.CLOSED
+            and self._tcb.peer_tag
+            and cookie.local_tag == self._tcb.local_tag
+            and cookie.peer_tag == self._tcb.peer_tag
+        ):
+            # Section 5.1.5 step 4: tell the peer how stale it was. Section 5.2.4 step 3 makes
+            # one exception: "If both Verification Tags in the State Cookie match the Verification
+            # Tags of the current association, consider the State Cookie valid (i.e., action D
+            # below), even if the lifespan is exceeded" (a COOKIE ACK lost for a long time).
+            self._tcb.stats.stale_cookies += 1
+            self._tcb.stats.errors_sent += 1
+            self._tcb.reply_raw(
+                inbound.source,
+                inbound.destination,
+                inbound.source_port,
+                cookie.peer_tag,
+                (ErrorChunk((causes.stale_cookie(opened.staleness_us),)),),
+            )
+            return False
+        if self._tcb.state is State.CLOSED:
+            self._establish_from_cookie(cookie, inbound)
+            self._queue_cookie_ack()
+            self._became_established(now, restarted=False)
+            return True
+        return self._cookie_echo_with_tcb(cookie, inbound)
 
-def _queue_cookie_ack(self: Association) -> None:
-    self._control.append((CookieAckChunk(), None))
+    def _cookie_echo_with_tcb(self, cookie: CookieState, inbound: Inbound) -> bool:
+        # RFC 9260 section 5.2.4, the table of actions for a COOKIE ECHO when a TCB exists.
+        now = inbound.now
+        local_match = cookie.local_tag == self._tcb.local_tag
+        peer_match = bool(self._tcb.peer_tag) and cookie.peer_tag == self._tcb.peer_tag
+        if (
+            not local_match
+            and not peer_match
+            and cookie.local_tie_tag == self._tcb.local_tag
+            and cookie.peer_tie_tag == self._tcb.peer_tag
+            and self._tcb.peer_tag
+        ):
+            # Action A: the peer restarted.
+            if self._tcb.state is State.SHUTDOWN_ACK_SENT:
+                # Section 5.2.4 A: no new association while shutting down.
+                self._tcb.outbox.queue(ShutdownAckChunk())
+                self._tcb.outbox.queue(ErrorChunk((causes.cookie_while_shutting_down(),)))
+                self._tcb.stats.errors_sent += 1
+                return False
+            self._restart(cookie, inbound)
+            return True
+        if local_match and not peer_match:
+            # Action B: a collision; the peer's tag is the one in the cookie.
+            if self._tcb.state in HANDSHAKE:
+                self._establish_from_cookie(cookie, inbound)
+                self._queue_cookie_ack()
+                self._became_established(now, restarted=False)
+            else:
+                self._tcb.peer_tag = cookie.peer_tag
+                self._queue_cookie_ack()
+            return True
+        if (
+            not local_match
+            and peer_match
+            and cookie.local_tie_tag == 0
+            and cookie.peer_tie_tag == 0
+        ):
+            # Action C: an old cookie crossing; discard.
+            self._tcb.stats.chunks_ignored += 1
+            return False
+        if local_match and peer_match:
+            # Action D: both tags match (a retransmitted COOKIE ECHO).
+            if self._tcb.state in HANDSHAKE:
+                self._establish_from_cookie(cookie, inbound)
+                self._became_established(now, restarted=False)
+            self._queue_cookie_ack()
+            return True
+        self._tcb.stats.chunks_ignored += 1
+        return False
 
+    def on_cookie_ack(self, chunk: CookieAckChunk, inbound: Inbound) -> bool:
+        """A COOKIE ACK chunk in COOKIE-ECHOED: the association is up."""
+        # RFC 9260 section 5.1 E.
+        self._transfer.start_data_plane()
+        self._became_established(inbound.now, restarted=False)
+        return True
 
-def _random_tag(self: Association) -> int:
-    # RFC 9260 section 5.3.1: a random non-zero 32-bit tag.
-    return self._rng.getrandbits(32) or 1
+    def on_stale_cookie(self, cause: ErrorCause, now: float) -> None:
+        """The peer reported our cookie stale (an ERROR chunk in COOKIE-ECHOED)."""
+        # RFC 9260 section 5.2.6: start over with a new INIT asking for a longer cookie life
+        # (Cookie Preservative), as long as INIT retransmissions remain.
+        if self._init_retransmissions >= self._tcb.config.max_init_retransmissions:
+            self._tcb.close(now, CauseCode.STALE_COOKIE, aborted=True)
+            return
+        staleness_us = int.from_bytes(cause.info[:4], "big") if len(cause.info) >= 4 else 0
+        self._cookie_preservative_ms = max(1000, 2 * (staleness_us // 1000))
+        self._init_retransmissions += 1
+        self.t1.stop()
+        self._tcb.peer_tag = 0
+        self._tcb.state = State.COOKIE_WAIT
+        self._send_init(now)
+
+    def _establish_from_cookie(self, cookie: CookieState, inbound: Inbound) -> None:
+        self._tcb.local_tag = cookie.local_tag
+        self._tcb.peer_tag = cookie.peer_tag
+        self._tcb.local_initial_tsn = cookie.local_initial_tsn
+        self._tcb.peer_initial_tsn = cookie.peer_initial_tsn
+        self._tcb.outbound_streams = cookie.outbound_streams
+        self._tcb.inbound_streams = cookie.inbound_streams
+        self._tcb.peer_a_rwnd = self._tcb.peer_rwnd = cookie.peer_rwnd
+        self._tcb.remote_port = inbound.source_port
+        self._tcb.peer_prsctp = cookie.peer_prsctp
+        # Section 5.4 rule 2: of the peer's addresses only the one the INIT ACK went to (the
+        # INIT's source, first in the cookie) is confirmed. The COOKIE ECHO's source is a
+        # peer address too, whichever it is.
+        paths = self._tcb.paths
+        port = inbound.source_port
+        hosts = cookie.peer_addresses or (inbound.source[0],)
+        paths.add((hosts[0], port), confirmed=True)
+        for host in (*hosts[1:], inbound.source[0]):
+            paths.add((host, port), confirmed=False)
+        self._transfer.start_data_plane()
+
+    def _became_established(self, now: float, *, restarted: bool) -> None:
+        self.t1.stop()
+        self._init_retransmissions = 0
+        self._tcb.state = State.ESTABLISHED
+        self.connecting = False
+        if restarted:
+            self._tcb.events.append(AssociationRestarted(self._tcb.association_id))
+        else:
+            self._tcb.events.append(
+                AssociationUp(
+                    self._tcb.association_id, self._tcb.outbound_streams, self._tcb.inbound_streams
+                )
+            )
+        self._tcb.paths.start_heartbeats(now)
+        pending, self._tcb.pending = self._tcb.pending, []
+        for item in pending:
+            if item.stream >= self._tcb.outbound_streams:
+                # The peer accepted fewer streams than we asked for (section 5.1.1).
+                self._tcb.events.append(
+                    SendFailed(
+                        item.data,
+                        item.stream,
+                        item.ppid,
+                        CauseCode.INVALID_STREAM_IDENTIFIER,
+                        False,
+                    )
+                )
+                continue
+            self._tcb.enqueue(item)
+        if self._tcb.shutdown_requested:
+            self._tcb.state = State.SHUTDOWN_PENDING
+            self._termination.check_progress(now)
+
+    def _restart(self, cookie: CookieState, inbound: Inbound) -> None:
+        # RFC 9260 section 5.2.4 A: like an ABORT followed by a new association, except that
+        # messages not yet sent are kept and the application hears of a restart.
+        self._tcb.stats.restarts += 1
+        if self._tcb.sender is not None:
+            for data, stream, ppid, sent in self._tcb.sender.drain_unsent():
+                if sent:
+                    self._tcb.events.append(SendFailed(data, stream, ppid, 0, True))
+                else:
+                    self._tcb.pending.append(PendingSend(data, stream, ppid, False, None, None))
+        self._tcb.deliver(inbound.source)
+        self._termination.t2.stop()
+        self._termination.t5.stop()
+        for path in self._tcb.paths:
+            # Section 5.2.4 A: "All the congestion control parameters (e.g., cwnd, ssthresh)
+            # related to this peer MUST be reset to their initial values" (the new data plane
+            # below sets ssthresh from the peer's new a_rwnd again).
+            path.destination.reset_congestion_control()
+        self._establish_from_cookie(cookie, inbound)
+        for path in self._tcb.paths:
+            path.destination.error_count = 0
+        self._tcb.paths.error_count = 0
+        self._queue_cookie_ack()
+        self._became_established(inbound.now, restarted=True)
+
+    def _queue_cookie_ack(self) -> None:
+        self._tcb.outbox.queue(CookieAckChunk())
+
+    def _random_tag(self) -> int:
+        # RFC 9260 section 5.3.1: a random non-zero 32-bit tag.
+        return self._tcb.rng.getrandbits(32) or 1
 
 
 # --- parameters --------------------------------------------------------------------------------
@@ -544,6 +646,7 @@ class _ParsedParams:
     unrecognized: tuple[Param, ...]
     preservative_ms: int
     host_name: Param | None
+    prsctp: bool
 
 
 def _parse_params(params: Sequence[Param], known: frozenset[int]) -> _ParsedParams:
@@ -553,6 +656,7 @@ def _parse_params(params: Sequence[Param], known: frozenset[int]) -> _ParsedPara
     unrecognized: list[Param] = []
     preservative = 0
     host_name: Param | None = None
+    prsctp = False
     for param in params:
         if param.type not in known:
             stop, report = unknown_param_action(param.type)
@@ -564,6 +668,12 @@ def _parse_params(params: Sequence[Param], known: frozenset[int]) -> _ParsedPara
         if param.type == ParamType.HOST_NAME_ADDRESS:
             host_name = param
             continue
+        if param.type == ParamType.FORWARD_TSN_SUPPORTED:
+            prsctp = True  # RFC 3758 section 3.3.1
+            continue
+        if param.type == ParamType.SUPPORTED_EXTENSIONS:
+            prsctp = prsctp or ChunkType.FORWARD_TSN in param.value
+            continue
         host = address_of(param)
         if host is not None:
             addresses.append(host)
@@ -571,7 +681,7 @@ def _parse_params(params: Sequence[Param], known: frozenset[int]) -> _ParsedPara
         ms = cookie_preservative_ms(param)
         if ms is not None:
             preservative = ms
-    return _ParsedParams(tuple(addresses), tuple(unrecognized), preservative, host_name)
+    return _ParsedParams(tuple(addresses), tuple(unrecognized), preservative, host_name, prsctp)
 
 
 def _address_param(host: str) -> Param | None:

@@ -84,6 +84,7 @@ class ParamType(enum.IntEnum):
     HOST_NAME_ADDRESS = 11
     SUPPORTED_ADDRESS_TYPES = 12
     ECN_CAPABLE = 0x8000
+    SUPPORTED_EXTENSIONS = 0x8008  # RFC 5061 section 4.2.7
     FORWARD_TSN_SUPPORTED = 0xC000  # RFC 3758 section 3.1
 
 
@@ -194,6 +195,16 @@ def supported_address_types(types: Sequence[int]) -> Param:
     """A Supported Address Types parameter listing parameter types such as
     ``ParamType.IPV4_ADDRESS`` (RFC 9260 section 3.3.2.1)."""
     return Param(ParamType.SUPPORTED_ADDRESS_TYPES, b"".join(_U16.pack(t) for t in types))
+
+
+def forward_tsn_supported() -> Param:
+    """A Forward-TSN-Supported parameter: we do PR-SCTP (RFC 3758 section 3.1)."""
+    return Param(ParamType.FORWARD_TSN_SUPPORTED, b"")
+
+
+def supported_extensions(chunk_types: Sequence[int]) -> Param:
+    """A Supported Extensions parameter listing chunk types (RFC 5061 section 4.2.7)."""
+    return Param(ParamType.SUPPORTED_EXTENSIONS, bytes(chunk_types))
 
 
 def cookie_preservative_ms(param: Param) -> int | None:

@@ -146,6 +146,24 @@ class TsnTracker:
         blocks.append((start, min(end, _MAX_GAP_OFFSET)))
         return tuple(blocks)
 
+    def forward(self, new_cumulative_tsn: int) -> bool:
+        """Move the cumulative ack to ``new_cumulative_tsn`` as a FORWARD TSN asks (RFC 3758
+        section 3.6): the TSNs up to it count as received. False when it is not ahead."""
+        cum = self.cumulative_tsn
+        if ((new_cumulative_tsn - cum) & _MASK) >= _HALF or new_cumulative_tsn == cum:
+            return False
+        above = self._above
+        for tsn in [t for t in above if ((new_cumulative_tsn - t) & _MASK) < _HALF]:
+            above.discard(tsn)
+        cum = new_cumulative_tsn
+        nxt = (cum + 1) & _MASK
+        while nxt in above:
+            above.discard(nxt)
+            cum = nxt
+            nxt = (cum + 1) & _MASK
+        self.cumulative_tsn = cum
+        return True
+
     def take_duplicates(self) -> tuple[int, ...]:
         """The duplicate TSNs seen since the last call (at most :data:`MAX_DUPLICATES`), and
         forget them: each duplicate is reported in one SACK only."""
@@ -245,6 +263,47 @@ class Reassembler:
             self.buffered_bytes -= len(message.data)
         return ready
 
+    def forward(self, new_cumulative_tsn: int, streams: tuple[tuple[int, int], ...]) -> None:
+        """Skip what a FORWARD TSN abandoned (RFC 3758 section 3.6): drop the fragments up to
+        ``new_cumulative_tsn``, and on each ``(stream, ssn)`` deliver the whole messages up to
+        that SSN and expect the next one after it."""
+        fragments = self._fragments
+        for start in [t for t in self._run_end if ((new_cumulative_tsn - t) & _MASK) < _HALF]:
+            end = self._run_end.pop(start)
+            del self._run_start[end]
+            self.buffered_bytes -= self._run_bytes.pop(start)
+            tsn = start
+            while True:
+                fragments.pop(tsn, None)
+                if tsn == end:
+                    break
+                tsn = (tsn + 1) & _MASK
+        for stream, ssn in streams:
+            if stream >= len(self._next_ssn) or ssn_lt(ssn, self._next_ssn[stream]):
+                continue
+            waiting = self._waiting.get(stream, {})
+            for held in sorted(waiting, key=lambda s: (s - self._next_ssn[stream]) & 0xFFFF):
+                if ssn_lt(ssn, held):
+                    break
+                self._ready.append(waiting.pop(held))
+            self._next_ssn[stream] = (ssn + 1) & 0xFFFF
+            self._release(stream)
+
+    def _release(self, stream: int) -> None:
+        # Deliver the messages waiting on ``stream`` that are now in turn (section 6.5).
+        waiting = self._waiting.get(stream)
+        if waiting is None:
+            return
+        expected = self._next_ssn[stream]
+        nxt = waiting.pop(expected, None)
+        while nxt is not None:
+            self._ready.append(nxt)
+            expected = (expected + 1) & 0xFFFF
+            nxt = waiting.pop(expected, None)
+        self._next_ssn[stream] = expected
+        if not waiting:
+            del self._waiting[stream]
+
     @property
     def fragment_count(self) -> int:
         """How many fragments are held waiting for the rest of their message."""
@@ -308,18 +367,10 @@ class Reassembler:
         ssn = message.ssn
         if ssn == expected:
             self._ready.append(message)
-            expected = (expected + 1) & 0xFFFF
-            waiting = self._waiting.get(stream)
-            if waiting:
+            self._next_ssn[stream] = (expected + 1) & 0xFFFF
+            if stream in self._waiting:
                 # Release the messages that were waiting for this one (section 6.5).
-                nxt = waiting.pop(expected, None)
-                while nxt is not None:
-                    self._ready.append(nxt)
-                    expected = (expected + 1) & 0xFFFF
-                    nxt = waiting.pop(expected, None)
-                if not waiting:
-                    del self._waiting[stream]
-            self._next_ssn[stream] = expected
+                self._release(stream)
             return
         if ssn_lt(ssn, expected) or ssn in self._waiting.get(stream, ()):
             # An SSN already delivered (or held): only a misbehaving peer reuses one under new

@@ -32,10 +32,12 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass
+from heapq import heappop, heappush
 from itertools import chain
 
 from sctpmh.core.chunks import DATA_HEADER_SIZE, DataChunk, SackChunk
 from sctpmh.core.destination import Destination
+from sctpmh.events import PathState
 
 __all__ = ["FAST_RETRANSMIT_THRESHOLD", "DestinationAck", "OutboundChunk", "SackResult", "Sender"]
 
@@ -80,6 +82,12 @@ class OutboundChunk:
     crossing the retransmission in flight cannot trigger another one."""
     timed: bool = False
     """The chunk whose acknowledgement gives its destination's next RTT sample."""
+    to: Destination | None = None
+    """Where the application asked the message to go (None: the association's choice)."""
+    expires: float | None = None
+    """When the message's PR-SCTP lifetime ends (RFC 3758 section 3.5), None: never."""
+    abandoned: bool = False
+    """Abandoned under PR-SCTP: counted as acknowledged, skipped by a FORWARD TSN."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +174,9 @@ class Sender:
     """
 
     __slots__ = (
+        "_abandoned",
         "_cum_ack",
+        "_expiries",
         "_fast_rtx_allowance",
         "_flight_at_sack",
         "_flight_bytes",
@@ -188,6 +198,7 @@ class Sender:
         "_rtx",
         "_rtx_dirty",
         "_timed",
+        "_ttl_live",
     )
 
     def __init__(self, initial_tsn: int, outbound_streams: int, max_message_size: int) -> None:
@@ -221,6 +232,11 @@ class Sender:
         self._restart_t3 = False
         self._peer_rwnd = 0
         self._flight_at_sack = 0
+        # PR-SCTP (RFC 3758): message id -> expiry of the live messages that have one, and a
+        # heap of (expiry, message id) to find the next one due.
+        self._ttl_live: dict[int, float] = {}
+        self._expiries: list[tuple[float, int]] = []
+        self._abandoned = 0  # abandoned chunks the cumulative ack has not passed yet
 
     # --- state -----------------------------------------------------------------------------
 
@@ -280,14 +296,22 @@ class Sender:
     # --- input -----------------------------------------------------------------------------
 
     def enqueue(
-        self, data: bytes, stream: int, ppid: int, unordered: bool, max_payload: int
+        self,
+        data: bytes,
+        stream: int,
+        ppid: int,
+        unordered: bool,
+        max_payload: int,
+        to: Destination | None = None,
+        expires: float | None = None,
     ) -> None:
         """Queue one message, fragmented into DATA chunks of at most ``max_payload`` bytes.
 
         Every fragment carries the message's SSN (RFC 9260 section 6.9); an unordered message
         takes no SSN and carries 0 (section 6.6). TSNs are assigned here, consecutively
-        (section 6.9). Raises ``ValueError`` on local misuse (the association checks first
-        and raises the public errors).
+        (section 6.9). ``to`` is the destination the application chose for the message, if
+        any; ``expires`` ends its PR-SCTP lifetime (RFC 3758). Raises ``ValueError`` on local
+        misuse (the association checks first and raises the public errors).
         """
         size = len(data)
         if not 0 < size <= self._max_message_size:
@@ -303,11 +327,19 @@ class Sender:
             self._next_ssn[stream] = (ssn + 1) & 0xFFFF
         message_id = self._next_message_id
         self._next_message_id = message_id + 1
+        if expires is not None:
+            self._ttl_live[message_id] = expires
+            heappush(self._expiries, (expires, message_id))
         tsn = self._next_tsn
         self._queued_bytes += size
         if size <= max_payload:
             self._queue.append(
-                OutboundChunk(DataChunk(tsn, stream, ssn, ppid, data, unordered), message_id)
+                OutboundChunk(
+                    DataChunk(tsn, stream, ssn, ppid, data, unordered),
+                    message_id,
+                    to=to,
+                    expires=expires,
+                )
             )
             self._next_tsn = (tsn + 1) & _MASK
             return
@@ -325,13 +357,31 @@ class Sender:
                 offset == 0,
                 end >= size,
             )
-            self._queue.append(OutboundChunk(chunk, message_id))
+            self._queue.append(OutboundChunk(chunk, message_id, to=to, expires=expires))
             tsn = (tsn + 1) & _MASK
         self._next_tsn = tsn
         self._fragmented[message_id] = data
 
+    def next_route(self) -> tuple[bool, Destination | None]:
+        """What goes next and where it asks to go: ``(True, where it was last sent)`` for a
+        chunk marked for retransmission, ``(False, its message's destination or None)`` for
+        new data (RFC 9260 section 6.4: retransmissions go to an alternate destination)."""
+        if self._marked:
+            for item in self._rtx:
+                if item.retransmit and not item.acked:
+                    return True, item.destination
+        if self._queue:
+            return False, self._queue[0].to
+        return False, None
+
     def chunks_to_send(
-        self, now: float, destination: Destination, peer_rwnd: int, budget_bytes: int
+        self,
+        now: float,
+        destination: Destination,
+        peer_rwnd: int,
+        budget_bytes: int,
+        *,
+        default: bool = True,
     ) -> list[DataChunk]:
         """The DATA chunks to transmit to ``destination`` now, in order.
 
@@ -343,6 +393,9 @@ class Sender:
         probe a zero window. ``peer_rwnd`` is the window from the last :class:`SackResult`
         (or the INIT's a_rwnd); what was sent since that SACK is taken off here.
         ``budget_bytes`` caps the DATA chunk bytes on the wire returned by this call.
+        New chunks of a message sent with its own destination go only there, while that
+        destination is active; ``default`` says ``destination`` is where all other new data
+        goes, and so where such a message falls back to while its destination is not active.
         """
         out: list[DataChunk] = []
         budget = budget_bytes
@@ -360,6 +413,12 @@ class Sender:
         timed = self._timed
         while queue and destination.flight_size < cwnd:
             item = queue[0]
+            to = item.to
+            if to is not destination and (
+                (to is None and not default)
+                or (to is not None and (not default or to.state is PathState.ACTIVE))
+            ):
+                break  # it goes elsewhere: the caller sends it there next
             size = len(item.chunk.data)
             wire = (DATA_HEADER_SIZE + size + 3) & ~3
             if wire > budget:
@@ -489,12 +548,18 @@ class Sender:
                 item = outstanding.pop(tsn, None)
                 if item is None:
                     continue  # only after drain_unsent()
-                if item.acked:
+                if item.abandoned:
+                    self._outstanding_bytes -= len(item.chunk.data)
+                    self._abandoned -= 1
+                elif item.acked:
                     del self._gap_acked[tsn]
                 else:
                     newly_acked += self._acknowledge(item, now, tallies)
-                if item.chunk.ending and not item.chunk.beginning:
-                    self._fragmented.pop(item.message_id, None)
+                if item.chunk.ending:
+                    if not item.chunk.beginning:
+                        self._fragmented.pop(item.message_id, None)
+                    if item.expires is not None:
+                        self._ttl_live.pop(item.message_id, None)
             self._cum_ack = cum
 
         # 2. Gap Ack Blocks: ascending, non-overlapping blocks beyond the cumulative ack;
@@ -517,7 +582,7 @@ class Sender:
             for offset in range(start, min(end, highest_offset) + 1):
                 tsn = (cum + offset) & _MASK
                 item = outstanding.get(tsn)
-                if item is None:
+                if item is None or item.abandoned:
                     continue
                 if not item.acked:
                     newly_acked += self._acknowledge(item, now, tallies)
@@ -697,6 +762,116 @@ class Sender:
             if item.destination is destination and not item.acked and not item.retransmit:
                 self._mark(item)
 
+    # --- PR-SCTP (RFC 3758) ----------------------------------------------------------------
+
+    @property
+    def has_abandoned(self) -> bool:
+        """Whether abandoned chunks wait for the peer's cumulative ack to pass them."""
+        return self._abandoned > 0
+
+    def next_expiry(self) -> float | None:
+        """When the next message's lifetime ends, while one with a lifetime is live."""
+        expiries = self._expiries
+        while expiries and expiries[0][1] not in self._ttl_live:
+            heappop(expiries)
+        return expiries[0][0] if expiries else None
+
+    def abandon_expired(self, now: float) -> list[tuple[bytes, int, int, bool]]:
+        """Abandon the messages whose lifetime ended and that wait for a transmission: the
+        next to send for the first time, and those marked for retransmission (RFC 3758
+        section 3.5 A1-A3; a chunk in flight is abandoned once it is marked). Returns
+        ``(data, stream, ppid, sent)`` for each; :meth:`forward_tsn` then says what to skip."""
+        if not self._ttl_live:
+            return []
+        abandoned: list[tuple[bytes, int, int, bool]] = []
+        for item in list(self._rtx):
+            if (
+                item.retransmit
+                and not item.acked
+                and item.expires is not None
+                and item.expires <= now
+                and item.message_id in self._ttl_live
+            ):
+                abandoned.append(self._abandon(item))
+        queue = self._queue
+        while queue and queue[0].expires is not None and queue[0].expires <= now:
+            abandoned.append(self._abandon(queue[0]))
+        expiries = self._expiries
+        while expiries and expiries[0][0] <= now:
+            # Due: abandoned now, or in flight (abandoned once marked), or done.
+            heappop(expiries)
+        return abandoned
+
+    def _abandon(self, item: OutboundChunk) -> tuple[bytes, int, int, bool]:
+        # Every unacknowledged chunk of the message is abandoned: counted as acknowledged
+        # (its bytes stay outstanding until the cumulative ack passes them) and skipped by the
+        # next FORWARD TSN. A message's chunks carry consecutive TSNs: in the outstanding
+        # dict, then at the head of the queue.
+        message_id = item.message_id
+        del self._ttl_live[message_id]
+        outstanding = self._outstanding
+        tsn = item.chunk.tsn
+        while (before := outstanding.get((tsn - 1) & _MASK)) is not None and (
+            before.message_id == message_id
+        ):
+            tsn = before.chunk.tsn
+        first = outstanding.get(tsn, item)
+        sent = False
+        while (current := outstanding.get(tsn)) is not None and current.message_id == message_id:
+            sent = sent or current.transmissions > 0
+            self._abandon_chunk(current)
+            tsn = (tsn + 1) & _MASK
+        queue = self._queue
+        while queue and queue[0].message_id == message_id:
+            queued = queue.popleft()
+            size = len(queued.chunk.data)
+            self._queued_bytes -= size
+            self._outstanding_bytes += size
+            queued.acked = queued.abandoned = True
+            self._abandoned += 1
+            outstanding[queued.chunk.tsn] = queued
+            self._highest_sent = queued.chunk.tsn
+        chunk = first.chunk
+        data = self._fragmented.pop(message_id, chunk.data)
+        return data, chunk.stream, chunk.ppid, sent
+
+    def _abandon_chunk(self, item: OutboundChunk) -> None:
+        if item.acked:
+            return  # the peer holds it already (a Gap Ack Block)
+        size = len(item.chunk.data)
+        if item.retransmit:
+            item.retransmit = False
+            self._marked -= 1
+        else:
+            self._flight_bytes -= size
+            if item.destination is not None:
+                item.destination.flight_size -= size
+        if item.timed:
+            self._untime(item)
+        item.acked = item.abandoned = True
+        self._abandoned += 1
+
+    def forward_tsn(self) -> tuple[int, tuple[tuple[int, int], ...]] | None:
+        """The FORWARD TSN to send (RFC 3758 section 3.5 C1-C4): the Advanced.Peer.Ack.Point
+        (the highest TSN up to which every chunk is acknowledged or abandoned) and the last
+        SSN skipped on each ordered stream; None while nothing abandoned lies beyond the
+        cumulative ack."""
+        if not self._abandoned:
+            return None
+        outstanding = self._outstanding
+        tsn = self._cum_ack
+        skipped: dict[int, int] = {}
+        advanced = False
+        while (item := outstanding.get((tsn + 1) & _MASK)) is not None and item.acked:
+            tsn = item.chunk.tsn
+            if item.abandoned:
+                advanced = True
+                if not item.chunk.unordered:
+                    skipped[item.chunk.stream] = item.chunk.ssn
+        if not advanced:
+            return None
+        return tsn, tuple(sorted(skipped.items()))
+
     def drain_unsent(self) -> list[tuple[bytes, int, int, bool]]:
         """Empty the sender (the association is over) and return ``(data, stream, ppid,
         sent)`` for every message the peer has not wholly acknowledged, in queue order;
@@ -726,6 +901,9 @@ class Sender:
         self._gap_acked.clear()
         self._fragmented.clear()
         self._timed.clear()
+        self._ttl_live.clear()
+        self._expiries.clear()
+        self._abandoned = 0
         self._marked = 0
         self._queued_bytes = self._outstanding_bytes = self._flight_bytes = 0
         self._recovery_exit = None

@@ -72,6 +72,18 @@ class Stats:
     """ERROR chunks received."""
     restarts: int = 0
     """Peer restarts detected (RFC 9260 section 5.2.4 action A)."""
+    foreign_source: int = 0
+    """Packets with our tag from an address that is not one of the peer's: dropped, not taken
+    as a new path (blind spoofing, RFC 9260 sections 5.4, 8.5)."""
+    reassembly_overflows: int = 0
+    """Messages that grew beyond ``Config.max_message_size`` while being reassembled: the
+    association was aborted (Out of Resource)."""
+    messages_abandoned: int = 0
+    """Messages abandoned when their PR-SCTP lifetime ended (RFC 3758 section 3.5)."""
+    forward_tsns_sent: int = 0
+    """FORWARD TSN chunks sent (RFC 3758 section 3.5)."""
+    forward_tsns_received: int = 0
+    """FORWARD TSN chunks received (RFC 3758 section 3.6)."""
 
     def as_dict(self) -> dict[str, int]:
         """The counters by name."""

@@ -1,20 +1,15 @@
 """Ending the association: the graceful SHUTDOWN sequence and ABORT (RFC 9260 section 9).
 
-The functions below are private methods of :class:`~sctpmh.core.association.Association`
-(bound in its class body under the same names); they take the association as ``self``:
+:class:`Termination` owns the shutdown timers of one association:
 
 * 9.2: SHUTDOWN / SHUTDOWN ACK / SHUTDOWN COMPLETE once all data is acknowledged, with the
-  T2-shutdown timer (the T5-shutdown-guard expiry is in ``Association.handle_timer``).
-* 9.1: sending and receiving ABORT (tag rules of 8.5.1 B, C), and closing: unsent and
-  unacknowledged messages come back as ``SendFailed`` before ``AssociationClosed``.
+  T2-shutdown timer and the T5-shutdown-guard.
+* 9.1: receiving ABORT (tag rules of 8.5.1 B, C). Closing itself, with the undelivered messages
+  handed back, is :meth:`~sctpmh.core.tcb.Tcb.close`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from sctpmh.core.bundling import fit_causes
-from sctpmh.core.causes import ErrorCause
 from sctpmh.core.chunks import (
     AbortChunk,
     SackChunk,
@@ -22,158 +17,145 @@ from sctpmh.core.chunks import (
     ShutdownChunk,
     ShutdownCompleteChunk,
 )
+from sctpmh.core.intake import Inbound
 from sctpmh.core.serial import tsn_lt
 from sctpmh.core.states import HANDSHAKE, State
-from sctpmh.events import AssociationClosed, AssociationLost, PeerShutdown, SendFailed
+from sctpmh.core.tcb import Tcb
+from sctpmh.core.timers import Timer
+from sctpmh.core.transfer import Transfer
+from sctpmh.events import PeerShutdown
 
-if TYPE_CHECKING:
-    from sctpmh.core.association import Association
-    from sctpmh.core.intake import Inbound
-
-__all__ = ["T5_FACTOR"]
+__all__ = ["T5_FACTOR", "Termination"]
 
 T5_FACTOR = 5
 """RFC 9260 section 9.2: T5-shutdown-guard, suggested 5 times RTO.Max."""
 
 
-def _on_t2(self: Association, now: float) -> None:
-    # RFC 9260 section 9.2: resend SHUTDOWN / SHUTDOWN ACK, counting the timeout as an
-    # error of the destination and of the association.
-    path = self._primary_path()
-    path.destination.back_off()
-    if self._count_error(path, now):
-        return
-    if self.state is State.SHUTDOWN_SENT:
-        self._queue_shutdown()
-    elif self.state is State.SHUTDOWN_ACK_SENT:
-        self._control.append((ShutdownAckChunk(), None))
-    else:
-        return
-    self._t2.start(now, path.destination.rto)
+class Termination:
+    """SHUTDOWN and ABORT handling of one association."""
 
+    __slots__ = ("_tcb", "_transfer", "t2", "t5")
 
-def _on_shutdown(self: Association, chunk: ShutdownChunk, inbound: Inbound) -> bool:
-    now = inbound.now
-    sender = self._sender
-    # RFC 9260 section 9.2: the SHUTDOWN's Cumulative TSN Ack acknowledges like a SACK.
-    if sender is not None and tsn_lt(sender.cumulative_tsn_ack, chunk.cumulative_tsn_ack):
-        self._process_ack(
-            SackChunk(chunk.cumulative_tsn_ack, self._peer_a_rwnd), now, gaps_reported=False
-        )
-        if self._finished:
+    def __init__(self, tcb: Tcb, transfer: Transfer) -> None:
+        self._tcb = tcb
+        self._transfer = transfer
+        self.t2 = Timer()
+        """T2-shutdown (RFC 9260 section 9.2)."""
+        self.t5 = Timer()
+        """T5-shutdown-guard (RFC 9260 section 9.2)."""
+
+    def on_t2(self, now: float) -> None:
+        """RFC 9260 section 9.2: resend SHUTDOWN / SHUTDOWN ACK, counting the timeout as an
+        error of the destination and of the association."""
+        tcb = self._tcb
+        path = tcb.paths.data_path()
+        path.destination.back_off()
+        if tcb.paths.count_error(path):
+            tcb.fail(now)
+            return
+        if tcb.state is State.SHUTDOWN_SENT:
+            self._queue_shutdown()
+        elif tcb.state is State.SHUTDOWN_ACK_SENT:
+            tcb.outbox.queue(ShutdownAckChunk())
+        else:
+            return
+        # Resent to the data path, which may now be another one (section 6.4.1).
+        self.t2.start(now, tcb.paths.data_path().destination.rto)
+
+    def on_t5(self, now: float) -> None:
+        """RFC 9260 section 9.2: the shutdown took too long; give up with an ABORT."""
+        self._tcb.send_abort(())
+        self._tcb.close(now, None, aborted=True)
+
+    def on_shutdown(self, chunk: ShutdownChunk, inbound: Inbound) -> bool:
+        """A SHUTDOWN chunk (RFC 9260 section 9.2)."""
+        tcb = self._tcb
+        now = inbound.now
+        sender = tcb.sender
+        # RFC 9260 section 9.2: the SHUTDOWN's Cumulative TSN Ack acknowledges like a SACK.
+        if sender is not None and tsn_lt(sender.cumulative_tsn_ack, chunk.cumulative_tsn_ack):
+            self._transfer.process_ack(
+                SackChunk(chunk.cumulative_tsn_ack, tcb.peer_a_rwnd), now, gaps_reported=False
+            )
+            if tcb.finished:
+                return False
+        if tcb.state in (State.ESTABLISHED, State.SHUTDOWN_PENDING):
+            tcb.state = State.SHUTDOWN_RECEIVED
+            tcb.events.append(PeerShutdown())
+        elif tcb.state is State.SHUTDOWN_SENT:
+            # Both sides shut down at once: answer with SHUTDOWN ACK (section 9.2).
+            tcb.events.append(PeerShutdown())
+            tcb.state = State.SHUTDOWN_ACK_SENT
+            tcb.outbox.queue(ShutdownAckChunk())
+            self.t2.start(now, tcb.paths.data_path().destination.rto)
+        # The Cumulative TSN Ack may have acknowledged the last outstanding data.
+        self.check_progress(now)
+        return True
+
+    def on_shutdown_ack(self, chunk: ShutdownAckChunk, inbound: Inbound) -> bool:
+        """A SHUTDOWN ACK chunk (RFC 9260 section 9.2, 8.5.1 E)."""
+        tcb = self._tcb
+        if tcb.state in HANDSHAKE:
+            # RFC 9260 section 8.5.1 E: out of the blue (8.4 rule 5).
+            tcb.reply_raw(
+                inbound.source,
+                inbound.destination,
+                inbound.source_port,
+                inbound.tag,
+                (ShutdownCompleteChunk(reflected_tag=True),),
+            )
             return False
-    if self.state in (State.ESTABLISHED, State.SHUTDOWN_PENDING):
-        self.state = State.SHUTDOWN_RECEIVED
-        self._events.append(PeerShutdown())
-        self._check_shutdown_progress(now)
-    elif self.state is State.SHUTDOWN_SENT:
-        # Both sides shut down at once: answer with SHUTDOWN ACK (section 9.2).
-        self._events.append(PeerShutdown())
-        self.state = State.SHUTDOWN_ACK_SENT
-        self._control.append((ShutdownAckChunk(), None))
-        self._t2.start(now, self._primary_path().destination.rto)
-    return True
-
-
-def _on_shutdown_ack(self: Association, chunk: ShutdownAckChunk, inbound: Inbound) -> bool:
-    if self.state in HANDSHAKE:
-        # RFC 9260 section 8.5.1 E: out of the blue (8.4 rule 5).
-        self._send_raw(
-            inbound.source,
-            inbound.source_port,
-            inbound.tag,
-            (ShutdownCompleteChunk(reflected_tag=True),),
+        # Section 9.2: SHUTDOWN COMPLETE ends it.
+        tcb.send_raw_to(
+            tcb.paths.reply_path(inbound.source[0]), tcb.peer_tag, (ShutdownCompleteChunk(),)
         )
+        tcb.close(inbound.now, None, aborted=False)
         return False
-    # Section 9.2: SHUTDOWN COMPLETE ends it.
-    self._send_raw(
-        self._primary_path().destination.address,
-        self._remote_port,
-        self._peer_tag,
-        (ShutdownCompleteChunk(),),
-    )
-    self._close(inbound.now, None, aborted=False)
-    return False
 
-
-def _on_shutdown_complete(
-    self: Association, chunk: ShutdownCompleteChunk, inbound: Inbound
-) -> bool:
-    if not self._reflected_tag_ok(chunk.reflected_tag, inbound.tag):
-        self.stats.vtag_mismatch += 1
+    def on_shutdown_complete(self, chunk: ShutdownCompleteChunk, inbound: Inbound) -> bool:
+        """A SHUTDOWN COMPLETE chunk (RFC 9260 section 9.2, 8.5.1 C)."""
+        tcb = self._tcb
+        if not tcb.reflected_tag_ok(chunk.reflected_tag, inbound.tag):
+            tcb.stats.vtag_mismatch += 1
+            return False
+        tcb.close(inbound.now, None, aborted=False)
         return False
-    self._close(inbound.now, None, aborted=False)
-    return False
 
+    def on_abort(self, chunk: AbortChunk, inbound: Inbound) -> bool:
+        """An ABORT chunk (RFC 9260 section 9.1, 8.5.1 B)."""
+        tcb = self._tcb
+        if not tcb.reflected_tag_ok(chunk.reflected_tag, inbound.tag):
+            tcb.stats.vtag_mismatch += 1
+            return False
+        tcb.stats.aborts_received += 1
+        cause = chunk.causes[0].code if chunk.causes else None
+        tcb.close(inbound.now, cause, aborted=True)
+        return False
 
-def _check_shutdown_progress(self: Association, now: float) -> None:
-    # RFC 9260 section 9.2: once everything queued is acknowledged, SHUTDOWN-PENDING sends
-    # SHUTDOWN and SHUTDOWN-RECEIVED sends SHUTDOWN ACK.
-    sender = self._sender
-    if sender is None or not sender.all_acked:
-        return
-    rto = self._primary_path().destination.rto
-    if self.state is State.SHUTDOWN_PENDING:
-        self.state = State.SHUTDOWN_SENT
+    def check_progress(self, now: float) -> None:
+        """RFC 9260 section 9.2: once everything queued is acknowledged, SHUTDOWN-PENDING sends
+        SHUTDOWN and SHUTDOWN-RECEIVED sends SHUTDOWN ACK."""
+        tcb = self._tcb
+        sender = tcb.sender
+        if tcb.finished or sender is None or not sender.all_acked:
+            return
+        if tcb.state is State.SHUTDOWN_PENDING:
+            tcb.state = State.SHUTDOWN_SENT
+            self._queue_shutdown()
+            self.t2.start(now, tcb.paths.data_path().destination.rto)
+            self.t5.start(now, T5_FACTOR * tcb.config.rto_max)
+        elif tcb.state is State.SHUTDOWN_RECEIVED:
+            tcb.state = State.SHUTDOWN_ACK_SENT
+            tcb.outbox.queue(ShutdownAckChunk())
+            self.t2.start(now, tcb.paths.data_path().destination.rto)
+
+    def data_while_shutdown_sent(self, now: float) -> None:
+        """RFC 9260 section 9.2: in SHUTDOWN-SENT, answer every packet with DATA with a
+        SHUTDOWN and restart T2-shutdown."""
         self._queue_shutdown()
-        self._t2.start(now, rto)
-        self._t5.start(now, T5_FACTOR * self.config.rto_max)
-    elif self.state is State.SHUTDOWN_RECEIVED:
-        self.state = State.SHUTDOWN_ACK_SENT
-        self._control.append((ShutdownAckChunk(), None))
-        self._t2.start(now, rto)
+        self.t2.start(now, self._tcb.paths.data_path().destination.rto)
 
-
-def _queue_shutdown(self: Association) -> None:
-    tracker = self._tracker
-    assert tracker is not None
-    self._control.append((ShutdownChunk(tracker.cumulative_tsn), None))
-
-
-def _on_abort(self: Association, chunk: AbortChunk, inbound: Inbound) -> bool:
-    if not self._reflected_tag_ok(chunk.reflected_tag, inbound.tag):
-        # RFC 9260 section 8.5.1 B.
-        self.stats.vtag_mismatch += 1
-        return False
-    self.stats.aborts_received += 1
-    cause = chunk.causes[0].code if chunk.causes else None
-    self._close(inbound.now, cause, aborted=True)
-    return False
-
-
-def _send_abort(self: Association, now: float, abort_causes: tuple[ErrorCause, ...]) -> None:
-    if not self._peer_tag or self._primary is None:
-        return
-    self.stats.aborts_sent += 1
-    chunk = AbortChunk(tuple(fit_causes(abort_causes, self.core.mtu)))
-    self._send_raw(
-        self._primary_path().destination.address, self._remote_port, self._peer_tag, (chunk,)
-    )
-
-
-def _close(
-    self: Association, now: float, cause: int | None, *, aborted: bool, lost: bool = False
-) -> None:
-    if self._finished:
-        return
-    self._finished = True
-    self._close_cause = cause
-    self._aborted = aborted
-    self._deliver(None)
-    error = cause if cause is not None else 0
-    for data, stream, ppid, _unordered in self._pending:
-        self._events.append(SendFailed(data, stream, ppid, error, False))
-    self._pending.clear()
-    if self._sender is not None:
-        for data, stream, ppid, sent in self._sender.drain_unsent():
-            self._events.append(SendFailed(data, stream, ppid, error, sent))
-    if lost:
-        self._events.append(AssociationLost(self.association_id, cause))
-    self._events.append(AssociationClosed(cause, aborted))
-    self.state = State.CLOSED
-    self._control.clear()
-    for timer in (self._t1, self._t2, self._t5, self._sack_timer):
-        timer.stop()
-    for path in self._paths.values():
-        path.t3.stop()
-        path.heartbeat.stop()
+    def _queue_shutdown(self) -> None:
+        tracker = self._tcb.tracker
+        assert tracker is not None
+        self._tcb.outbox.queue(ShutdownChunk(tracker.cumulative_tsn))

@@ -56,17 +56,23 @@ class SimulationError(AssertionError):
     before the ``until`` condition held. An AssertionError so pytest shows it as a failure."""
 
 
+Outgoing = tuple[bytes, "Address | None", Address]
+"""What ``datagrams_to_send`` hands out: ``(data, source, destination)``."""
+
+
 class Endpoint(Protocol):
     """What the network needs from an endpoint: the sans-I/O surface of an Association."""
 
-    def receive_datagram(self, data: bytes, source: Address, now: float) -> None:
-        """Take one datagram that arrived from ``source``."""
+    def receive_datagram(
+        self, data: bytes, source: Address, now: float, destination: Address | None = None
+    ) -> None:
+        """Take one datagram that arrived from ``source`` on our address ``destination``."""
 
     def handle_timer(self, now: float) -> None:
         """Run the timers that are due."""
 
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
-        """Hand over the datagrams to put on the wire, with their destinations."""
+    def datagrams_to_send(self, now: float) -> list[Outgoing]:
+        """Hand over the datagrams to put on the wire: data, source and destination."""
 
     def get_timer(self) -> float | None:
         """The earliest timer deadline, or None when no timer runs."""
@@ -337,17 +343,23 @@ class SimNet:
             result.append(datagram)
         return result
 
-    def _source_for(self, node: _Node, destination: Address) -> Address:
-        # An association names only the destination. The source is the endpoint's first address
-        # with an explicitly configured link to the destination host (how a multi-homed host
-        # routes), else its first address.
+    def _source_for(self, node: _Node, source: Address | None, destination: Address) -> Address:
+        # The endpoint names the source; a host can only send from an address it has. Without
+        # one, the source is the endpoint's first address with an explicitly configured link
+        # to the destination host (how a multi-homed host routes), else its first address.
+        if source is not None and source in node.addresses:
+            return source
         for address in node.addresses:
             if (address[0], destination[0]) in self._links:
                 return address
         return node.addresses[0]
 
-    def _transmit(self, node: _Node, data: bytes, destination: Address) -> None:
-        datagram = Datagram(data, self._source_for(node, destination), destination, self.now)
+    def _transmit(
+        self, node: _Node, data: bytes, source: Address | None, destination: Address
+    ) -> None:
+        datagram = Datagram(
+            data, self._source_for(node, source, destination), destination, self.now
+        )
         if self.record:
             self.sent.append(datagram)
         for packet_filter in self.filters:
@@ -367,8 +379,8 @@ class SimNet:
 
     def _flush(self, node: _Node) -> None:
         now = self.now
-        for data, destination in node.endpoint.datagrams_to_send(now):
-            self._transmit(node, data, destination)
+        for data, source, destination in node.endpoint.datagrams_to_send(now):
+            self._transmit(node, data, source, destination)
         if node.reading:
             self._drain_events(node)
 
@@ -410,7 +422,9 @@ class SimNet:
                 link.delivered += 1
             if self.record:
                 self.delivered.append(datagram)
-            node.endpoint.receive_datagram(datagram.data, datagram.source, self.now)
+            node.endpoint.receive_datagram(
+                datagram.data, datagram.source, self.now, datagram.destination
+            )
             self._flush(node)
         else:
             assert timer is not None
@@ -485,9 +499,11 @@ class ScriptedPeer:
     def __init__(self, address: Address) -> None:
         self.address = address
         self.received: list[tuple[float, Address, bytes]] = []
-        self._outbox: list[tuple[bytes, Address]] = []
+        self._outbox: list[Outgoing] = []
 
-    def receive_datagram(self, data: bytes, source: Address, now: float) -> None:
+    def receive_datagram(
+        self, data: bytes, source: Address, now: float, destination: Address | None = None
+    ) -> None:
         """Record a datagram."""
         self.received.append((now, source, data))
 
@@ -502,14 +518,14 @@ class ScriptedPeer:
         """A scripted peer reports no events."""
         return None
 
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+    def datagrams_to_send(self, now: float) -> list[Outgoing]:
         """Hand over what the test queued."""
         out, self._outbox = self._outbox, []
         return out
 
     def send_raw(self, data: bytes, destination: Address) -> None:
         """Queue raw bytes (the next SimNet step or flush puts them on the wire)."""
-        self._outbox.append((data, destination))
+        self._outbox.append((data, self.address, destination))
 
     def send(
         self,

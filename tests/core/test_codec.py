@@ -257,9 +257,9 @@ def test_empty_data_chunk_is_decoded_for_the_association_to_reject() -> None:
 
 
 def test_unknown_chunks_and_params_are_kept_raw() -> None:
-    raw = hexbytes("c0 01 0007 616263")
+    raw = hexbytes("c1 01 0007 616263")  # 0xc0 is FORWARD TSN (RFC 3758)
     chunk = decode_chunk(raw + b"\x00")
-    assert chunk == UnknownChunk(0xC0, 0x01, b"abc")
+    assert chunk == UnknownChunk(0xC1, 0x01, b"abc")
     assert isinstance(chunk, UnknownChunk)
     assert chunk.raw == raw
     assert causes.unrecognized_chunk(chunk.raw).info == raw

@@ -290,7 +290,7 @@ def test_fuzz_packet_input() -> None:
         out = iut.datagrams_to_send(at)
         assert len(out) <= MAX_OUTPUT_PER_INPUT
         answers: list[Chunk] = []
-        for data, _ in out:
+        for data, _, _ in out:
             packet = decode_packet(data)  # what the core sends must always be a valid packet
             # Play a live peer for HEARTBEATs (RFC 9260 section 8.3), or the association
             # would rightly fail after Association.Max.Retrans unanswered ones.
@@ -361,7 +361,7 @@ def test_fuzz_valid_chunks_from_codec_strategies(
     for chunks in packets:
         data = encode_packet(Packet(TESTER_ADDRESS[1], IUT_ADDRESS[1], tag, tuple(chunks)))
         iut.receive_datagram(data, TESTER_ADDRESS, now)
-        for out, _ in iut.datagrams_to_send(now):
+        for out, _, _ in iut.datagrams_to_send(now):
             decode_packet(out)
         while iut.next_event() is not None:
             pass

@@ -16,21 +16,23 @@ class Stub:
 
     def __init__(self) -> None:
         self.received: list[tuple[float, bytes, Address]] = []
-        self.outbox: list[tuple[bytes, Address]] = []
+        self.outbox: list[tuple[bytes, Address | None, Address]] = []
         self.timer: float | None = None
         self.timer_fired: list[float] = []
         self.echo_to: Address | None = None
 
-    def receive_datagram(self, data: bytes, source: Address, now: float) -> None:
+    def receive_datagram(
+        self, data: bytes, source: Address, now: float, destination: Address | None = None
+    ) -> None:
         self.received.append((now, data, source))
         if self.echo_to is not None:
-            self.outbox.append((b"echo:" + data, self.echo_to))
+            self.outbox.append((b"echo:" + data, None, self.echo_to))
 
     def handle_timer(self, now: float) -> None:
         self.timer_fired.append(now)
         self.timer = None
 
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address | None, Address]]:
         out, self.outbox = self.outbox, []
         return out
 
@@ -50,7 +52,7 @@ def two_stubs(seed: int = 7) -> tuple[SimNet, Stub, Stub]:
 
 
 def send_numbered(stub: Stub, count: int, to: Address = B) -> None:
-    stub.outbox.extend((i.to_bytes(4, "big"), to) for i in range(count))
+    stub.outbox.extend((i.to_bytes(4, "big"), None, to) for i in range(count))
 
 
 def test_fake_clock_moves_forward_only() -> None:
@@ -64,7 +66,7 @@ def test_fake_clock_moves_forward_only() -> None:
 def test_delivery_after_link_delay() -> None:
     net, a, b = two_stubs()
     net.link(A[0], B[0]).configure(delay=0.25)
-    a.outbox.append((b"hello", B))
+    a.outbox.append((b"hello", None, B))
     net.run()
     assert b.received == [(0.25, b"hello", A)]
     assert net.now == 0.25
@@ -75,7 +77,7 @@ def test_each_direction_has_its_own_delay() -> None:
     net.link(A[0], B[0]).configure(delay=0.1)
     net.link(B[0], A[0]).configure(delay=0.3)
     b.echo_to = A
-    a.outbox.append((b"ping", B))
+    a.outbox.append((b"ping", None, B))
     net.run()
     [(arrival, data, source)] = a.received
     assert (data, source) == (b"echo:ping", B)
@@ -136,12 +138,12 @@ def test_without_reorder_order_is_kept() -> None:
 def test_link_down_drops_everything_until_up_again() -> None:
     net, a, b = two_stubs()
     link = net.link(A[0], B[0]).configure(up=False)
-    a.outbox.append((b"lost", B))
+    a.outbox.append((b"lost", None, B))
     net.run()
     assert b.received == []
     assert link.lost == 1
     link.configure(up=True)
-    a.outbox.append((b"found", B))
+    a.outbox.append((b"found", None, B))
     net.run()
     assert [data for _, data, _ in b.received] == [b"found"]
 
@@ -159,12 +161,12 @@ def test_filter_can_drop_rewrite_and_inspect() -> None:
         return datagram
 
     net.add_filter(tamper)
-    a.outbox.extend([(b"drop", B), (b"rewrite", B), (b"keep", B)])
+    a.outbox.extend([(b"drop", None, B), (b"rewrite", None, B), (b"keep", None, B)])
     net.run()
     assert [d.data for d in seen] == [b"drop", b"rewrite", b"keep"]
     assert [data for _, data, _ in b.received] == [b"rewritten", b"keep"]
     net.remove_filter(tamper)
-    a.outbox.append((b"drop", B))
+    a.outbox.append((b"drop", None, B))
     net.run()
     assert b.received[-1][1] == b"drop"
 
@@ -180,7 +182,7 @@ def test_inject_bypasses_links_and_filters() -> None:
 
 def test_undeliverable_datagrams_are_kept_aside() -> None:
     net, a, _ = two_stubs()
-    a.outbox.append((b"nobody", ("10.9.9.9", 1)))
+    a.outbox.append((b"nobody", None, ("10.9.9.9", 1)))
     net.run()
     assert [d.data for d in net.undeliverable] == [b"nobody"]
 
@@ -188,7 +190,7 @@ def test_undeliverable_datagrams_are_kept_aside() -> None:
 def test_records_sent_and_delivered() -> None:
     net, a, _ = two_stubs()
     net.link(A[0], B[0]).configure(up=False)
-    a.outbox.append((b"x", B))
+    a.outbox.append((b"x", None, B))
     net.run()
     assert [d.data for d in net.sent] == [b"x"]
     assert net.delivered == []
@@ -242,7 +244,7 @@ def test_source_address_follows_configured_links() -> None:
     net.add_endpoint("multi", multi, [("10.2.0.1", 7), ("10.3.0.1", 7)])
     net.add_endpoint("peer", peer, [("10.3.0.2", 8)])
     net.link("10.3.0.1", "10.3.0.2")
-    multi.outbox.append((b"x", ("10.3.0.2", 8)))
+    multi.outbox.append((b"x", None, ("10.3.0.2", 8)))
     net.run()
     [(_, data, source)] = peer.received
     assert (data, source) == (b"x", ("10.3.0.1", 7))
