@@ -262,7 +262,10 @@ class SendFailed(Event):
     """Payload protocol identifier it was sent with, host-order."""
 
     error: int
-    """Why it failed: an SCTP cause code or errno from the backend."""
+    """Why it failed, as an errno value: ``ECONNABORTED`` when the association ended
+    (closed, aborted here or by the peer), ``ETIMEDOUT`` when the peer became unreachable or
+    the message's ``ttl`` ran out, the system call's errno when the kernel refused the send.
+    What the kernel itself hands back carries the kernel's own error value."""
 
     sent: bool
     """Whether the message had been put on the wire at least once (RFC 6458

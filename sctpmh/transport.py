@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -450,9 +451,11 @@ class BaseTransport(AssociationTransport):
         self._closing = True
         self._exception = exc
         self._log.closed(exc)
-        cause = getattr(exc, "cause", None) or 0
+        # SendFailed.error is an errno, as the userspace core reports it: the peer became
+        # unreachable, or the association ended some other way.
+        error = errno.ETIMEDOUT if isinstance(exc, AssociationLostError) else errno.ECONNABORTED
         for data, stream, ppid, sent in self._take_unsent():
-            self._deliver_event(SendFailed(data, stream, ppid, cause, sent))
+            self._deliver_event(SendFailed(data, stream, ppid, error, sent))
         self._buffer_size = 0
         # Messages held back while reading was paused were received all the same (a graceful
         # SHUTDOWN completes once they are acknowledged): hand them over before the end.

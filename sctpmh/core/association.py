@@ -238,6 +238,11 @@ class Association:
         return self._tcb.inbound_streams
 
     @property
+    def aborted_by_peer(self) -> bool:
+        """Whether the association ended by the peer's ABORT (not by a local decision)."""
+        return self._tcb.peer_aborted
+
+    @property
     def peer_supports_prsctp(self) -> bool:
         """Whether the peer announced PR-SCTP in its INIT / INIT ACK (RFC 3758 section 3.3)."""
         return self._tcb.peer_prsctp

@@ -96,6 +96,7 @@ class Tcb:
         self.finished = False  # AssociationClosed was reported: the object is spent
         self.close_cause: int | None = None
         self.aborted = False
+        self.peer_aborted = False  # the end was the peer's ABORT (RFC 9260 section 9.1)
         self.shutdown_requested = False
 
     # --- receiving ---------------------------------------------------------------------------

@@ -129,6 +129,7 @@ class Termination:
             return False
         tcb.stats.aborts_received += 1
         cause = chunk.causes[0].code if chunk.causes else None
+        tcb.peer_aborted = True
         tcb.close(inbound.now, cause, aborted=True)
         return False
 

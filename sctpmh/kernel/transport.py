@@ -202,7 +202,9 @@ class KernelAssociationTransport(BaseTransport):
     def send_failed(self, exc: OSError, item: Outgoing) -> None:
         """The kernel refused ``item`` (the socket's write path reports it here)."""
         if item.data:
-            self._deliver_event(SendFailed(item.data, item.stream, item.ppid, 0, False))
+            self._deliver_event(
+                SendFailed(item.data, item.stream, item.ppid, exc.errno or errno.EIO, False)
+            )
         reason = AssociationAbortedError(f"sending failed: {exc.strerror or exc}")
         reason.__cause__ = exc
         if exc.errno in _GONE_ERRNOS:

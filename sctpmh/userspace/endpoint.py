@@ -179,7 +179,7 @@ class UserspaceEndpoint:
             driven = self._listener
             if driven is None:
                 return
-        driven.core.receive_datagram(data, source, self.loop.time())
+        driven.core.receive_datagram(data, source, self.loop.time(), destination)
         self._mark(driven)
 
     def touch(self, transport: UserspaceTransport) -> None:
@@ -290,8 +290,13 @@ class UserspaceEndpoint:
                 "the peer stopped answering on every path; the association was lost",
                 closed.cause,
             )
+        if driven.core.aborted_by_peer:
+            return AssociationAbortedError(
+                "the peer aborted the association", closed.cause, remote=True
+            )
         return AssociationAbortedError(
-            "the peer aborted the association", closed.cause, remote=True
+            "the association was aborted: the peer broke the protocol or took too long",
+            closed.cause,
         )
 
     def take_unsent(self, transport: UserspaceTransport) -> list[Unsent]:
@@ -309,18 +314,9 @@ class UserspaceEndpoint:
         datagrams = driven.core.datagrams_to_send(self.loop.time())
         if carrier is None or not datagrams:
             return
-        for data, destination in datagrams:
-            carrier.send(data, self._source_for(destination), destination)
-
-    def _source_for(self, destination: Address) -> Address:
-        """The local address a packet to ``destination`` leaves from: the first of the
-        same family."""
-        v6 = ":" in destination[0]
-        for e in self._local:
-            if (":" in e.host) == v6:
-                return (e.host, e.port)
-        first = self._local[0]
-        return (first.host, first.port)
+        fallback = self.local_addresses()[0]
+        for data, source, destination in datagrams:
+            carrier.send(data, source or fallback, destination)
 
     def _arm(self, driven: _Driven) -> None:
         deadline = driven.core.get_timer()

@@ -22,7 +22,7 @@ from ..addresses import Address, Endpoint
 from ..config import Config
 from ..core.association import CoreConfig
 from ..errors import AddressError
-from ..seam import PATHS, ListeningEndpoint, TransportCallback
+from ..seam import PATHS, PR_SCTP, SEND_TO, SET_PRIMARY, ListeningEndpoint, TransportCallback
 from ..transport import BaseTransport
 from .endpoint import UserspaceEndpoint
 
@@ -125,7 +125,7 @@ class MemoryBackend:
     """The userspace stack on :class:`MemoryNetwork` (see the module docstring)."""
 
     name = "memory"
-    features = frozenset({PATHS})
+    features = frozenset({PATHS, SET_PRIMARY, SEND_TO, PR_SCTP})
 
     def __init__(self, network: MemoryNetwork | None = None) -> None:
         self.network = network or MemoryNetwork()

@@ -15,6 +15,7 @@ from ..addresses import Address
 from ..core.association import Association as CoreAssociation
 from ..events import PathInfo
 from ..transport import BaseTransport, Unsent
+from ..validation import peer_address
 
 if TYPE_CHECKING:
     from .endpoint import UserspaceEndpoint
@@ -88,6 +89,12 @@ class UserspaceTransport(BaseTransport):
     def paths(self) -> list[PathInfo]:
         return self._core.paths()
 
+    def set_primary(self, address: Address) -> None:
+        """Send to the peer's ``address`` by default from now on (RFC 9260 section 6.4); it
+        must be a confirmed address of the peer (5.4)."""
+        self._core.set_primary(peer_address(address, self.peer_addresses()))
+        self._endpoint.touch(self)
+
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "socket":
             return default
@@ -104,11 +111,14 @@ class UserspaceTransport(BaseTransport):
         to: Address | None,
         ttl: float | None,
     ) -> None:
-        if to is not None:
-            raise self._not_supported("send(to=...)", "a per-message destination")
-        if ttl is not None:
-            raise self._not_supported("send(ttl=...)", "PR-SCTP (RFC 3758)")
-        self._core.send(payload, stream=stream, ppid=ppid, unordered=unordered, now=self._now())
+        core = self._core
+        if ttl is not None and not core.peer_supports_prsctp:
+            raise self._not_supported(
+                "send(ttl=...) with this peer", "it did not announce PR-SCTP (RFC 3758)"
+            )
+        core.send(
+            payload, stream=stream, ppid=ppid, unordered=unordered, now=self._now(), to=to, ttl=ttl
+        )
         # Counted at once, so that a sender that never yields still meets the high-water mark.
         self.update_buffer()
         self._endpoint.touch(self)
