@@ -348,7 +348,7 @@ def test_without_a_local_address_of_the_family_the_source_is_left_to_the_caller(
     assert source is None
 
 
-def test_fast_retransmit_and_t3_retransmissions_go_to_the_alternate_path() -> None:
+def test_a_fast_retransmission_goes_to_the_alternate_path() -> None:
     # RFC 9260 section 6.4: a retransmission goes to an active destination other than the
     # one the chunk was last sent to.
     topology = two_by_two(record=True)
