@@ -31,7 +31,7 @@ from tests.core.multihome import (
     association,
     two_by_two,
 )
-from tests.core.simnet import Notice, datagrams_with, init_chunk, of_type, open_session
+from tests.core.simnet import Datagram, Notice, datagrams_with, init_chunk, of_type, open_session
 
 PRESETS = {"default": Config(), "fast_failover": Config.fast_failover()}
 
@@ -346,3 +346,33 @@ def test_without_a_local_address_of_the_family_the_source_is_left_to_the_caller(
     v4_only.connect([("fd00:1::2", SERVER_PORT)], 0.0)
     [(_, source, _)] = v4_only.datagrams_to_send(0.0)
     assert source is None
+
+
+def test_a_fast_retransmission_goes_to_the_alternate_path() -> None:
+    # RFC 9260 section 6.4: a retransmission goes to an active destination other than the
+    # one the chunk was last sent to.
+    topology = two_by_two(record=True)
+    net, client = topology.net, topology.client
+    primary, alternate = topology.server_addresses
+    dropped: list[int] = []
+
+    def drop_one(datagram: Datagram) -> Datagram | None:
+        for chunk in of_type(datagram.chunks(), DataChunk):
+            if chunk.data.startswith(b"\x00" * 7 + b"\x05") and not dropped:
+                dropped.append(chunk.tsn)
+                return None
+        return datagram
+
+    net.add_filter(drop_one)
+    traffic = Traffic(topology)
+    traffic.run(200, max_time=10.0)
+    traffic.check_exactly_once_in_order(200)
+    assert client.stats.fast_retransmits == 1
+    assert client.stats.t3_expirations == 0
+    sends = [
+        datagram.destination
+        for datagram in net.sent_between("client", "server")
+        for chunk in of_type(datagram.chunks(), DataChunk)
+        if chunk.tsn == dropped[0]
+    ]
+    assert sends == [primary, alternate]
