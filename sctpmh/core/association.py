@@ -81,10 +81,9 @@ from sctpmh.errors import (
     AddressError,
     AssociationAbortedError,
     AssociationClosedError,
-    MessageTooLargeError,
-    StreamError,
 )
-from sctpmh.events import MAX_PPID, MAX_STREAM, Event, Message, PathInfo, RemoteError
+from sctpmh.events import Event, Message, PathInfo, RemoteError
+from sctpmh.validation import check_payload, check_ppid, check_stream
 
 __all__ = ["Association", "CoreConfig", "State"]
 
@@ -343,22 +342,10 @@ class Association:
         limit_streams = tcb.outbound_streams if tcb.sender is not None else None
         if limit_streams is None:
             limit_streams = tcb.config.outbound_streams
-        if isinstance(stream, bool) or not isinstance(stream, int) or not 0 <= stream <= MAX_STREAM:
-            raise StreamError(
-                f"stream must be an int in 0..{MAX_STREAM}, got {stream!r}",
-                stream if isinstance(stream, int) else -1,
-            )
-        if stream >= limit_streams:
-            raise StreamError(f"stream {stream} is not below {limit_streams}", stream)
-        if isinstance(ppid, bool) or not isinstance(ppid, int) or not 0 <= ppid <= MAX_PPID:
-            raise ValueError(f"ppid must be an int in 0..{MAX_PPID}, got {ppid!r}")
-        size = len(data)
-        if size == 0:
-            # RFC 9260 section 6.2: DATA without user data is a protocol error.
-            raise ValueError("cannot send an empty message")
-        limit = tcb.config.max_message_size
-        if size > limit:
-            raise MessageTooLargeError(f"message of {size} bytes exceeds {limit}", size, limit)
+        # The checks every backend makes (sctpmh.validation), so the core says the same.
+        check_stream(stream, limit_streams)
+        check_ppid(ppid)
+        data = check_payload(data, tcb.config.max_message_size)
         if to is not None:
             if not (
                 isinstance(to, tuple)
