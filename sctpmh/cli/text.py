@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["Address", "format_address", "format_addresses", "format_duration", "format_ms"]
+from ..addresses import Address
 
-Address = tuple[str, int]
+__all__ = ["Address", "format_address", "format_addresses", "format_duration", "format_ms"]
 
 
 def format_address(address: Address | None) -> str:

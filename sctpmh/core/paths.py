@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from random import Random
 
+from sctpmh.addresses import Address
 from sctpmh.config import Config
 from sctpmh.core.chunks import Chunk, HeartbeatAckChunk, HeartbeatChunk
 from sctpmh.core.destination import Destination
@@ -44,8 +45,6 @@ from sctpmh.events import Event, Message, PathState, PathStateChanged, PrimaryCh
 
 __all__ = ["Address", "PathManager", "PeerPath"]
 
-Address = tuple[str, int]
-"""An SCTP transport address: (host, port)."""
 
 # Heartbeat Info (opaque to the peer, RFC 9260 section 8.3): nonce, send time, then the host.
 _HEARTBEAT_INFO = struct.Struct("!Qd")

@@ -29,6 +29,7 @@ from typing import Any, Final, NamedTuple
 
 import _sctp  # pysctp's C module; see the module docstring for what it is trusted with
 
+from ..addresses import Address
 from ..config import Config
 from ..errors import SctpUnavailableError
 from ..events import (
@@ -80,7 +81,7 @@ __all__ = [
     "subscribed_events",
 ]
 
-SockAddr = tuple[str, int]
+SockAddr = Address  # what this adapter hands out: (host, port)
 
 IPPROTO_SCTP: Final = 132
 SOL_SCTP: Final = IPPROTO_SCTP

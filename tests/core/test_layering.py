@@ -13,7 +13,13 @@ import pytest
 import sctpmh.core
 
 CORE = Path(sctpmh.core.__file__).parent
-LEAVES = {"sctpmh.events", "sctpmh.errors", "sctpmh.config", "sctpmh.validation"}
+LEAVES = {
+    "sctpmh.addresses",
+    "sctpmh.events",
+    "sctpmh.errors",
+    "sctpmh.config",
+    "sctpmh.validation",
+}
 #: Standard modules that would let the core touch the network, threads, or the clock.
 FORBIDDEN = {
     "asyncio",
