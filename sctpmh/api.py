@@ -12,6 +12,7 @@ from .association import Association
 from .config import Config
 from .protocol import AssociationProtocol, AssociationTransport
 from .registry import get_backend
+from .seam import Backend
 from .server import Handler, Server
 
 __all__ = [
@@ -31,7 +32,7 @@ async def create_server(
     *,
     config: Config | None = None,
     backlog: int = 128,
-    backend: str | None = None,
+    backend: str | Backend | None = None,
 ) -> Server:
     """Listen on every address in ``addrs`` (None: all of the host's) at ``port``.
 
@@ -39,8 +40,9 @@ async def create_server(
     its own; when the handler returns the association is closed gracefully, when it raises
     the association is aborted and the error logged. Port 0 lets the backend pick one; read
     it back from :attr:`Server.port`. ``backend`` picks what carries the associations
-    ("auto", "kernel", "memory"; None: ``SCTPMH_BACKEND``, else "auto"; see
-    docs/backends.md).
+    ("auto", "kernel", "udp", "memory", or a backend object such as
+    ``sctpmh.userspace.udp.UdpBackend(port=...)``; None: ``SCTPMH_BACKEND``, else "auto";
+    see docs/backends.md).
     """
     loop = asyncio.get_running_loop()
     server = Server(loop, handler=handler)
@@ -54,7 +56,7 @@ async def create_protocol_server(
     *,
     config: Config | None = None,
     backlog: int = 128,
-    backend: str | None = None,
+    backend: str | Backend | None = None,
 ) -> Server:
     """Like :func:`create_server`, but each association gets ``protocol_factory()``, an
     :class:`~sctpmh.AssociationProtocol` driven by callbacks (as ``loop.create_server``)."""
@@ -69,7 +71,7 @@ async def _listen(
     port: int,
     config: Config | None,
     backlog: int,
-    backend: str | None,
+    backend: str | Backend | None,
 ) -> Server:
     loop = asyncio.get_running_loop()
     if isinstance(backlog, bool) or not isinstance(backlog, int) or not 0 <= backlog <= 65535:
@@ -81,7 +83,7 @@ async def _listen(
         await parse_and_resolve(["0.0.0.0"], port, local=True)
         local = None
     carrier = get_backend(backend)
-    endpoint = carrier.listen(
+    endpoint = await carrier.listen(
         loop,
         local,
         port,
@@ -102,7 +104,7 @@ async def open_protocol_association(
     local_addrs: Addresses | None = None,
     config: Config | None = None,
     timeout: float | None = 30.0,
-    backend: str | None = None,
+    backend: str | Backend | None = None,
 ) -> tuple[AssociationTransport, P]:
     """Open an association like :func:`open_association` and hand it to
     ``protocol_factory()``; returns ``(transport, protocol)`` as ``loop.create_connection``."""
@@ -118,7 +120,7 @@ async def _connect(
     local_addrs: Addresses | None,
     config: Config | None,
     timeout: float | None,
-    backend: str | None,
+    backend: str | Backend | None,
 ) -> AssociationTransport:
     loop = asyncio.get_running_loop()
     # Name resolution counts against the timeout: a hanging DNS server must not outlast it.
@@ -160,7 +162,7 @@ def open_association(
     local_addrs: Addresses | None = None,
     config: Config | None = None,
     timeout: float | None = 30.0,
-    backend: str | None = None,
+    backend: str | Backend | None = None,
 ) -> _Opening:
     """Open an association to every address in ``remote_addrs``.
 

@@ -7,6 +7,7 @@ The only public-layer module that knows the backends, and it imports them lazily
 - ``"memory"``: the userspace SCTP stack over an in-process datagram network
   (:mod:`sctpmh.userspace.memory`): both ends in one process, for tests of code built on
   sctpmh; nothing leaves the process.
+- ``"udp"``: the userspace SCTP stack over UDP (RFC 6951, :mod:`sctpmh.userspace.udp`).
 - ``"auto"`` (the default): kernel where kernel SCTP works here.
 """
 
@@ -29,18 +30,24 @@ ENVIRONMENT_VARIABLE: Final = "SCTPMH_BACKEND"
 BACKENDS: Final = {
     "kernel": "sctpmh.kernel.backend",
     "memory": "sctpmh.userspace.memory",
+    "udp": "sctpmh.userspace.udp",
 }
 
 _AUTO = "auto"
 
 
-def get_backend(name: str | None = None) -> Backend:
-    """The backend called ``name``; None means ``SCTPMH_BACKEND``, or "auto" without it.
+def get_backend(name: str | Backend | None = None) -> Backend:
+    """The backend called ``name``; None means ``SCTPMH_BACKEND``, or "auto" without it. A
+    backend object (``sctpmh.userspace.udp.UdpBackend(port=...)``) is taken as it is.
 
     Raises ValueError for an unknown name, :class:`~sctpmh.SctpUnavailableError` (a
     :class:`~sctpmh.BackendUnavailableError`) with the diagnosis and its fix where kernel
     SCTP is wanted and missing, and BackendUnavailableError when pysctp is missing.
     """
+    if name is not None and not isinstance(name, str):
+        if callable(getattr(name, "listen", None)) and callable(getattr(name, "connect", None)):
+            return name
+        raise ValueError(f"backend must be a name or a backend object, not {name!r}")
     where = "backend="
     if name is None:
         name = os.environ.get(ENVIRONMENT_VARIABLE) or _AUTO

@@ -70,7 +70,7 @@ class Backend(Protocol):
         """The optional features (:data:`ALL_FEATURES`) it has; the others raise
         :class:`~sctpmh.NotSupportedError`."""
 
-    def listen(
+    async def listen(
         self,
         loop: asyncio.AbstractEventLoop,
         local: Sequence[Endpoint] | None,

@@ -20,7 +20,7 @@ class KernelBackend:
     name = "kernel"
     features = frozenset(ALL_FEATURES)
 
-    def listen(
+    async def listen(
         self,
         loop: asyncio.AbstractEventLoop,
         local: Sequence[Endpoint] | None,

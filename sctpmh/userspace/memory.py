@@ -139,21 +139,14 @@ class MemoryBackend:
         on_association: TransportCallback | None = None,
         on_association_lost: TransportCallback | None = None,
     ) -> UserspaceEndpoint:
-        ports = {e.port for e in local}
-        if len(ports) > 1:
-            raise AddressError(
-                "every address of an SCTP endpoint shares one port (RFC 9260 section 1.3); "
-                f"got ports {sorted(ports)}",
-                [str(e) for e in local],
-            )
-        port = ports.pop() or self.network.free_port([e.host for e in local])
+        port = one_port(local) or self.network.free_port([e.host for e in local])
         local = [Endpoint(e.host, port) for e in local]
         endpoint = UserspaceEndpoint(
             loop,
             self.name,
             local,
             config,
-            _core_config(config, port, remote_port),
+            core_config(config, port, remote_port),
             on_association=on_association,
             on_association_lost=on_association_lost,
         )
@@ -161,7 +154,7 @@ class MemoryBackend:
         endpoint.attach(_MemoryCarrier(self.network, endpoint))
         return endpoint
 
-    def listen(
+    async def listen(
         self,
         loop: asyncio.AbstractEventLoop,
         local: Sequence[Endpoint] | None,
@@ -182,15 +175,10 @@ class MemoryBackend:
         local: Sequence[Endpoint] | None,
         config: Config,
     ) -> BaseTransport:
-        ports = {e.port for e in remote}
-        if len(ports) != 1:
-            raise AddressError(
-                f"the peer's addresses must share one port; got {sorted(ports)}",
-                [str(e) for e in remote],
-            )
+        peer_port = one_port(remote)
         if not local:
             local = [Endpoint("::1" if ":" in remote[0].host else "127.0.0.1", 0)]
-        endpoint = self._endpoint(loop, local, config, remote[0].port)
+        endpoint = self._endpoint(loop, local, config, peer_port)
         completed = False
         try:
             transport = await endpoint.connect(remote)
@@ -201,7 +189,20 @@ class MemoryBackend:
                 endpoint.close()
 
 
-def _core_config(config: Config, local_port: int, remote_port: int) -> CoreConfig:
+def one_port(addresses: Sequence[Endpoint]) -> int:
+    """The one port ``addresses`` share (RFC 9260 section 1.3), or AddressError."""
+    ports = {e.port for e in addresses}
+    if len(ports) != 1:
+        raise AddressError(
+            "every address of an SCTP endpoint shares one port (RFC 9260 section 1.3); "
+            f"got ports {sorted(ports)}",
+            [str(e) for e in addresses],
+        )
+    return ports.pop()
+
+
+def core_config(config: Config, local_port: int, remote_port: int) -> CoreConfig:
+    """The core's own settings for an endpoint on ``local_port``."""
     core = CoreConfig(local_port=local_port, remote_port=remote_port)
     window = config.receive_buffer_size
     if window is not None:

@@ -1,11 +1,12 @@
 """The contract suite's fixtures: every test runs once per backend and per event loop.
 
-``backend`` is "memory" (the userspace stack over the in-process network; on the host) or
-"kernel" (Linux kernel SCTP; marked ``kernel``, so scripts/test runs it in the lab VM, where a
-missing SCTP fails instead of skipping). ``pair`` opens a server with an echo-or-custom handler
-and a client association, both multi-homed: the server on 127.0.0.1 and 127.0.0.2, the client
-on 127.0.0.3 and 127.0.0.4. ``cuttable`` gives a pair whose paths a test can cut: hosts of the
-memory network, or the two veth paths of a namespace topology on the kernel.
+``backend`` is "memory" (the userspace stack over the in-process network), "udp" (the same
+stack over real UDP sockets on loopback, RFC 6951), both on the host, or "kernel" (Linux
+kernel SCTP; marked ``kernel``, so scripts/test runs it in the lab VM, where a missing SCTP
+fails instead of skipping). ``open_pair`` opens a server with an echo-or-custom handler and a
+client association, both multi-homed: the server on 127.0.0.1 and 127.0.0.2, the client on
+127.0.0.3 and 127.0.0.4. ``cuttable`` gives a pair whose paths a test can cut: hosts of the
+memory network, the server's UDP sockets, or the two veth paths of a namespace topology.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import pytest
 
 import sctpmh
 from lab import netlab
-from sctpmh.userspace import memory
+from sctpmh.userspace import memory, udp
 
 SERVER = ["127.0.0.1", "127.0.0.2"]
 CLIENT = ["127.0.0.3", "127.0.0.4"]
 
 BACKENDS = [
     pytest.param("memory", id="memory"),
+    pytest.param("udp", id="udp"),
     pytest.param("kernel", id="kernel", marks=pytest.mark.kernel),
 ]
 
@@ -115,6 +117,8 @@ async def cuttable(backend: str) -> AsyncIterator[Callable[..., Awaitable[Cuttab
         async def opener(handler: sctpmh.server.Handler, config: sctpmh.Config) -> Cuttable:
             if backend == "memory":
                 pair = await _memory_cuttable(handler, config)
+            elif backend == "udp":
+                pair = await _udp_cuttable(handler, config)
             else:
                 pair = await _kernel_cuttable(stack, handler, config)
             opened.append(pair)
@@ -144,6 +148,19 @@ async def _memory_cuttable(handler: sctpmh.server.Handler, config: sctpmh.Config
             network.heal(host)
 
     return Cuttable(server, client, cut_all, restore_all)
+
+
+async def _udp_cuttable(handler: sctpmh.server.Handler, config: sctpmh.Config) -> Cuttable:
+    server = await sctpmh.create_server(handler, SERVER, 0, config=config, backend="udp")
+    client = await sctpmh.open_association(
+        SERVER, server.port, local_addrs=CLIENT, config=config, backend="udp"
+    )
+
+    def set_cut(cut: bool) -> None:
+        for host in SERVER:
+            udp.BACKEND.cut(host, cut=cut)
+
+    return Cuttable(server, client, lambda: set_cut(True), lambda: set_cut(False))
 
 
 async def _kernel_cuttable(

@@ -1,0 +1,252 @@
+"""``backend="udp"``: the userspace SCTP stack over UDP (RFC 6951).
+
+Each SCTP packet, common header included, is the payload of one UDP datagram. As RFC 6951
+section 5 has it, a host uses one UDP port for all its SCTP endpoints (9899, the registered
+port, unless configured): :class:`UdpBackend` opens one UDP socket per local address on that
+port, shared by every endpoint on the address, and hands each datagram to the endpoint whose
+SCTP port it is addressed to. Towards the peer it sends to ``remote_port`` until the peer's
+packets show the UDP port it really uses (RFC 6951 section 5.1: the UDP source port of
+received packets is remembered per peer address), as Linux does.
+
+Only loopback and addresses of this host can be bound; what the endpoints send is plain UDP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Sequence
+from typing import Any, Final, cast
+
+from ..addresses import Address, Endpoint
+from ..config import Config
+from ..errors import AddressError
+from ..seam import PATHS, PR_SCTP, SEND_TO, SET_PRIMARY, ListeningEndpoint, TransportCallback
+from ..transport import BaseTransport
+from .endpoint import UserspaceEndpoint
+from .memory import core_config, one_port
+
+__all__ = ["BACKEND", "SCTP_OVER_UDP_PORT", "UdpBackend"]
+
+#: The UDP port IANA registered for SCTP over UDP (RFC 6951 section 5.1).
+SCTP_OVER_UDP_PORT: Final = 9899
+_EPHEMERAL: Final = range(49152, 65536)  # RFC 6335 section 6
+_HEADER: Final = 12  # the SCTP common header (RFC 9260 section 3.1)
+
+
+class _SharedSocket(asyncio.DatagramProtocol):
+    """One UDP socket on one local address, and the SCTP endpoints that use it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.transport: asyncio.DatagramTransport | None = None
+        self.carriers: dict[int, _UdpCarrier] = {}  # by SCTP port
+        self.cut = False  # a test cut the link: nothing in, nothing out
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        if len(data) < _HEADER or self.cut:
+            return
+        carrier = self.carriers.get(int.from_bytes(data[2:4], "big"))
+        if carrier is None:
+            return  # no SCTP endpoint on that port: as the kernel, say nothing
+        carrier.received(data, str(addr[0]), int(addr[1]), (self.host, self.port))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP errors (port unreachable) tell nothing that SCTP's own timers do not.
+        return
+
+
+class UdpBackend:
+    """The userspace stack over UDP sockets (see the module docstring).
+
+    ``port`` is the local UDP port, ``remote_port`` the peer's until its packets show
+    another; both default to 9899."""
+
+    features = frozenset({PATHS, SET_PRIMARY, SEND_TO, PR_SCTP})
+
+    def __init__(
+        self, port: int = SCTP_OVER_UDP_PORT, remote_port: int = SCTP_OVER_UDP_PORT
+    ) -> None:
+        for name, value in (("port", port), ("remote_port", remote_port)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 65535:
+                raise ValueError(f"{name} must be a UDP port in 1..65535, not {value!r}")
+        self.name = "udp"
+        self.port = port
+        self.remote_port = remote_port
+        self._sockets: dict[tuple[asyncio.AbstractEventLoop, str], _SharedSocket] = {}
+
+    def cut(self, host: str, *, cut: bool = True) -> None:
+        """Lose every datagram in or out of ``host``'s UDP socket from now on (for tests of
+        dead links; ``cut=False`` heals it)."""
+        canonical = Endpoint(host, 0).host
+        for (_, bound), shared in self._sockets.items():
+            if bound == canonical:
+                shared.cut = cut
+
+    async def _socket(self, loop: asyncio.AbstractEventLoop, host: str) -> _SharedSocket:
+        shared = self._sockets.get((loop, host))
+        if shared is not None:
+            return shared
+        shared = _SharedSocket(host, self.port)
+        address = Endpoint(host, self.port)
+        sock = socket.socket(address.family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind(address.sockaddr())
+            await loop.create_datagram_endpoint(lambda: shared, sock=sock)
+        except OSError as exc:
+            sock.close()
+            raise AddressError(
+                f"cannot bind UDP {Endpoint(host, self.port)}: {exc.strerror or exc} (is the "
+                "address configured on this host, and the UDP port free?)",
+                host,
+            ) from exc
+        self._sockets[(loop, host)] = shared
+        return shared
+
+    def release(self, shared: _SharedSocket, carrier: _UdpCarrier, sctp_port: int) -> None:
+        """``carrier`` no longer uses ``shared``; the last one out closes the socket."""
+        if shared.carriers.get(sctp_port) is carrier:
+            del shared.carriers[sctp_port]
+        if not shared.carriers and shared.transport is not None:
+            shared.transport.close()
+            for key, value in list(self._sockets.items()):
+                if value is shared:
+                    del self._sockets[key]
+
+    async def _endpoint(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        local: Sequence[Endpoint],
+        config: Config,
+        remote_port: int,
+        on_association: TransportCallback | None = None,
+        on_association_lost: TransportCallback | None = None,
+    ) -> UserspaceEndpoint:
+        port = one_port(local)
+        shared = [await self._socket(loop, e.host) for e in local]
+        if port == 0:
+            port = next((p for p in _EPHEMERAL if all(p not in s.carriers for s in shared)), 0)
+        taken = [s for s in shared if port in s.carriers]
+        if not port or taken:
+            listed = ", ".join(str(Endpoint(s.host, port)) for s in taken)
+            raise AddressError(f"cannot bind to {listed}: address already in use", listed)
+        local = [Endpoint(e.host, port) for e in local]
+        endpoint = UserspaceEndpoint(
+            loop,
+            self.name,
+            local,
+            config,
+            core_config(config, port, remote_port),
+            on_association=on_association,
+            on_association_lost=on_association_lost,
+        )
+        carrier = _UdpCarrier(self, shared, endpoint, port)
+        for s in shared:
+            s.carriers[port] = carrier
+        endpoint.attach(carrier)
+        return endpoint
+
+    async def listen(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        local: Sequence[Endpoint] | None,
+        port: int,
+        config: Config,
+        on_association: TransportCallback,
+        on_association_lost: TransportCallback,
+        *,
+        backlog: int,
+    ) -> ListeningEndpoint:
+        if not local:
+            raise AddressError(
+                "the udp backend listens on the addresses it is given only (a wildcard would "
+                "advertise every address of the host)",
+                None,
+            )
+        return await self._endpoint(loop, local, config, 0, on_association, on_association_lost)
+
+    async def connect(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        remote: Sequence[Endpoint],
+        local: Sequence[Endpoint] | None,
+        config: Config,
+    ) -> BaseTransport:
+        peer_port = one_port(remote)
+        if not local:
+            local = [Endpoint(_source_towards(remote[0]), 0)]
+        endpoint = await self._endpoint(loop, local, config, peer_port)
+        completed = False
+        try:
+            transport = await endpoint.connect(remote)
+            completed = True
+            return transport
+        finally:
+            if not completed:
+                endpoint.close()
+
+
+def _source_towards(remote: Endpoint) -> str:
+    """The address this host sends from towards ``remote`` (a connected UDP socket's name;
+    nothing is sent)."""
+    family = remote.family
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        with contextlib.suppress(OSError):
+            probe.connect(Endpoint(remote.host, SCTP_OVER_UDP_PORT).sockaddr())
+            return str(probe.getsockname()[0])
+    return "::1" if family == socket.AF_INET6 else "127.0.0.1"
+
+
+class _UdpCarrier:
+    """One endpoint's way out: the shared sockets of its addresses."""
+
+    def __init__(
+        self,
+        backend: UdpBackend,
+        shared: list[_SharedSocket],
+        endpoint: UserspaceEndpoint,
+        sctp_port: int,
+    ) -> None:
+        self._backend = backend
+        self._by_host = {s.host: s for s in shared}
+        self._endpoint = endpoint
+        self._sctp_port = sctp_port
+        self._peer_ports: dict[Address, int] = {}
+        self._open = True
+
+    def received(self, data: bytes, host: str, udp_port: int, destination: tuple[str, int]) -> None:
+        """A datagram for our SCTP port from ``(host, udp_port)``.
+
+        The peer's UDP port is learned from its packets (RFC 6951 section 5.1), keyed by its
+        SCTP address; from an INIT only while that peer is not known yet, so that a forged
+        INIT cannot move an association's traffic elsewhere."""
+        sctp_source = int.from_bytes(data[0:2], "big")
+        peer = (host, sctp_source)
+        if int.from_bytes(data[4:8], "big") or peer not in self._peer_ports:
+            self._peer_ports[peer] = udp_port
+        self._endpoint.datagram_received(data, peer, destination)
+
+    def send(self, data: bytes, source: Address, destination: Address) -> None:
+        if not self._open:
+            return
+        shared = self._by_host.get(source[0]) or next(iter(self._by_host.values()))
+        if shared.transport is None or shared.cut:
+            return
+        port = self._peer_ports.get(destination, self._backend.remote_port)
+        shared.transport.sendto(data, Endpoint(destination[0], port).sockaddr())
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            for shared in self._by_host.values():
+                self._backend.release(shared, self, self._sctp_port)
+
+
+#: The instance :mod:`sctpmh.registry` hands out for ``backend="udp"``.
+BACKEND = UdpBackend()

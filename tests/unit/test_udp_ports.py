@@ -1,0 +1,49 @@
+"""The udp backend's UDP ports: configurable on both sides, and learned from the peer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import sctpmh
+from sctpmh.userspace.udp import UdpBackend
+
+
+async def echo(association: sctpmh.Association) -> None:
+    async for message in association:
+        await association.send(message.data, stream=message.stream)
+
+
+async def test_other_udp_ports_on_both_sides() -> None:
+    server_side = UdpBackend(port=19899)
+    # The client sends to the server's port and listens on its own; the server answers to
+    # the port the client's packets come from (RFC 6951 section 5.1), never to 9899.
+    client_side = UdpBackend(port=29899, remote_port=19899)
+    server = await sctpmh.create_server(echo, ["127.0.0.1"], 0, backend=server_side)
+    async with server:
+        async with sctpmh.open_association(
+            ["127.0.0.1"], server.port, local_addrs=["127.0.0.5"], backend=client_side
+        ) as association:
+            await association.send(b"ports", stream=1)
+            assert (await asyncio.wait_for(association.recv(), 10)).data == b"ports"
+
+
+async def test_no_peer_on_the_udp_port_times_out() -> None:
+    lonely = UdpBackend(port=39899, remote_port=39898)
+    with pytest.raises(TimeoutError):
+        await sctpmh.open_association(
+            ["127.0.0.1"], 4444, local_addrs=["127.0.0.6"], backend=lonely, timeout=0.5
+        )
+
+
+def test_bad_udp_ports_are_named() -> None:
+    with pytest.raises(ValueError, match="remote_port must be a UDP port"):
+        UdpBackend(remote_port=0)
+    with pytest.raises(ValueError, match="port must be a UDP port"):
+        UdpBackend(port=70000)
+
+
+async def test_a_bad_backend_object_is_refused() -> None:
+    with pytest.raises(ValueError, match="backend must be a name or a backend object"):
+        await sctpmh.open_association(["127.0.0.1"], 4444, backend=42)  # type: ignore[arg-type]
