@@ -133,6 +133,18 @@ class UserspaceEndpoint:
         self._mark(driven)
         return self._connect_waiter
 
+    async def open(self, remote: Sequence[Endpoint]) -> UserspaceTransport:
+        """:meth:`connect` and wait for the association; the endpoint closes if it fails
+        (or the wait is cancelled)."""
+        completed = False
+        try:
+            transport = await self.connect(remote)
+            completed = True
+            return transport
+        finally:
+            if not completed:
+                self.close()
+
     def local_addresses(self) -> list[Address]:
         """Every local address of the endpoint, with its port."""
         return [(e.host, e.port) for e in self._local]

@@ -178,15 +178,7 @@ class MemoryBackend:
         peer_port = one_port(remote)
         if not local:
             local = [Endpoint("::1" if ":" in remote[0].host else "127.0.0.1", 0)]
-        endpoint = self._endpoint(loop, local, config, peer_port)
-        completed = False
-        try:
-            transport = await endpoint.connect(remote)
-            completed = True
-            return transport
-        finally:
-            if not completed:
-                endpoint.close()
+        return await self._endpoint(loop, local, config, peer_port).open(remote)
 
 
 def one_port(addresses: Sequence[Endpoint]) -> int:

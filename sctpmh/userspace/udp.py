@@ -182,14 +182,7 @@ class UdpBackend:
         if not local:
             local = [Endpoint(_source_towards(remote[0]), 0)]
         endpoint = await self._endpoint(loop, local, config, peer_port)
-        completed = False
-        try:
-            transport = await endpoint.connect(remote)
-            completed = True
-            return transport
-        finally:
-            if not completed:
-                endpoint.close()
+        return await endpoint.open(remote)
 
 
 def _source_towards(remote: Endpoint) -> str:
