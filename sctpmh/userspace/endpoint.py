@@ -20,6 +20,7 @@ its connections: feed input, hand the events to the transports, transmit, re-arm
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import random
@@ -30,13 +31,18 @@ from ..addresses import Address, Endpoint
 from ..config import Config
 from ..core.association import Association as CoreAssociation
 from ..core.association import CoreConfig
-from ..errors import AssociationAbortedError, AssociationClosedError, AssociationLostError
+from ..errors import (
+    AddressError,
+    AssociationAbortedError,
+    AssociationClosedError,
+    AssociationLostError,
+)
 from ..events import AssociationClosed, AssociationLost, AssociationUp, Message, SendFailed
 from ..seam import TransportCallback
 from ..transport import USER_INITIATED_ABORT, BaseTransport, Unsent
 from .transport import UserspaceTransport
 
-__all__ = ["Carrier", "UserspaceEndpoint"]
+__all__ = ["Carrier", "UserspaceEndpoint", "one_port"]
 
 logger = logging.getLogger("sctpmh.userspace")
 
@@ -54,6 +60,28 @@ class Carrier(Protocol):
 
     def close(self) -> None:
         """Stop carrying; nothing more arrives."""
+
+
+def one_port(addresses: Sequence[Endpoint]) -> int:
+    """The one port ``addresses`` share (RFC 9260 section 1.3), or AddressError."""
+    ports = {e.port for e in addresses}
+    if len(ports) != 1:
+        raise AddressError(
+            "every address of an SCTP endpoint shares one port (RFC 9260 section 1.3); "
+            f"got ports {sorted(ports)}",
+            [str(e) for e in addresses],
+        )
+    return ports.pop()
+
+
+def _core_config(config: Config, local_port: int, remote_port: int) -> CoreConfig:
+    """The core's own settings for an endpoint on ``local_port``."""
+    core = CoreConfig(local_port=local_port, remote_port=remote_port)
+    window = config.receive_buffer_size
+    if window is not None:
+        # The smallest a_rwnd RFC 9260 section 3.3.2 allows is 1500.
+        core = dataclasses.replace(core, receive_window=max(window, 1500))
+    return core
 
 
 class _Driven:
@@ -78,7 +106,7 @@ class UserspaceEndpoint:
         backend_name: str,
         local: Sequence[Endpoint],
         config: Config,
-        core_config: CoreConfig,
+        remote_port: int,
         *,
         on_association: TransportCallback | None = None,
         on_association_lost: TransportCallback | None = None,
@@ -87,7 +115,7 @@ class UserspaceEndpoint:
         self.backend_name = backend_name
         self._local = list(local)
         self._config = config
-        self._core_config = core_config
+        self._core_config = _core_config(config, self._local[0].port, remote_port)
         self._on_association = on_association
         self._on_association_lost = on_association_lost
         self._rng = random.SystemRandom()

@@ -13,18 +13,16 @@ except to and from a host a test has cut (:meth:`MemoryNetwork.cut`, through
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 from collections.abc import Sequence
 from typing import Final
 
 from ..addresses import Address, Endpoint
 from ..config import Config
-from ..core.association import CoreConfig
 from ..errors import AddressError
 from ..seam import PATHS, PR_SCTP, SEND_TO, SET_PRIMARY, ListeningEndpoint, TransportCallback
 from ..transport import BaseTransport
-from .endpoint import UserspaceEndpoint
+from .endpoint import UserspaceEndpoint, one_port
 
 __all__ = ["BACKEND", "MemoryBackend", "MemoryNetwork"]
 
@@ -146,7 +144,7 @@ class MemoryBackend:
             self.name,
             local,
             config,
-            core_config(config, port, remote_port),
+            remote_port,
             on_association=on_association,
             on_association_lost=on_association_lost,
         )
@@ -179,28 +177,6 @@ class MemoryBackend:
         if not local:
             local = [Endpoint("::1" if ":" in remote[0].host else "127.0.0.1", 0)]
         return await self._endpoint(loop, local, config, peer_port).open(remote)
-
-
-def one_port(addresses: Sequence[Endpoint]) -> int:
-    """The one port ``addresses`` share (RFC 9260 section 1.3), or AddressError."""
-    ports = {e.port for e in addresses}
-    if len(ports) != 1:
-        raise AddressError(
-            "every address of an SCTP endpoint shares one port (RFC 9260 section 1.3); "
-            f"got ports {sorted(ports)}",
-            [str(e) for e in addresses],
-        )
-    return ports.pop()
-
-
-def core_config(config: Config, local_port: int, remote_port: int) -> CoreConfig:
-    """The core's own settings for an endpoint on ``local_port``."""
-    core = CoreConfig(local_port=local_port, remote_port=remote_port)
-    window = config.receive_buffer_size
-    if window is not None:
-        # The smallest a_rwnd RFC 9260 section 3.3.2 allows is 1500.
-        core = dataclasses.replace(core, receive_window=max(window, 1500))
-    return core
 
 
 #: The instance :mod:`sctpmh.registry` hands out.

@@ -24,8 +24,7 @@ from ..config import Config
 from ..errors import AddressError
 from ..seam import PATHS, PR_SCTP, SEND_TO, SET_PRIMARY, ListeningEndpoint, TransportCallback
 from ..transport import BaseTransport
-from .endpoint import UserspaceEndpoint
-from .memory import core_config, one_port
+from .endpoint import UserspaceEndpoint, one_port
 
 __all__ = ["BACKEND", "SCTP_OVER_UDP_PORT", "UdpBackend"]
 
@@ -109,9 +108,9 @@ class UdpBackend:
         self._sockets[(loop, host)] = shared
         return shared
 
-    def release(self, shared: _SharedSocket, carrier: _UdpCarrier, sctp_port: int) -> None:
+    def release(self, shared: _SharedSocket, carrier: _UdpCarrier | None, sctp_port: int) -> None:
         """``carrier`` no longer uses ``shared``; the last one out closes the socket."""
-        if shared.carriers.get(sctp_port) is carrier:
+        if carrier is not None and shared.carriers.get(sctp_port) is carrier:
             del shared.carriers[sctp_port]
         if not shared.carriers and shared.transport is not None:
             shared.transport.close()
@@ -129,20 +128,30 @@ class UdpBackend:
         on_association_lost: TransportCallback | None = None,
     ) -> UserspaceEndpoint:
         port = one_port(local)
-        shared = [await self._socket(loop, e.host) for e in local]
-        if port == 0:
-            port = next((p for p in _EPHEMERAL if all(p not in s.carriers for s in shared)), 0)
-        taken = [s for s in shared if port in s.carriers]
-        if not port or taken:
-            listed = ", ".join(str(Endpoint(s.host, port)) for s in taken)
-            raise AddressError(f"cannot bind to {listed}: address already in use", listed)
+        shared: list[_SharedSocket] = []
+        try:
+            for e in local:
+                shared.append(await self._socket(loop, e.host))
+            port = port or next(
+                (p for p in _EPHEMERAL if all(p not in s.carriers for s in shared)), 0
+            )
+            if not port:
+                raise AddressError("no free SCTP port left on these addresses", local)
+            taken = [s for s in shared if port in s.carriers]
+            if taken:
+                listed = ", ".join(str(Endpoint(s.host, port)) for s in taken)
+                raise AddressError(f"cannot bind to {listed}: address already in use", listed)
+        except BaseException:
+            for s in shared:
+                self.release(s, None, port)  # a socket opened for nothing closes again
+            raise
         local = [Endpoint(e.host, port) for e in local]
         endpoint = UserspaceEndpoint(
             loop,
             self.name,
             local,
             config,
-            core_config(config, port, remote_port),
+            remote_port,
             on_association=on_association,
             on_association_lost=on_association_lost,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
@@ -47,3 +48,20 @@ def test_bad_udp_ports_are_named() -> None:
 async def test_a_bad_backend_object_is_refused() -> None:
     with pytest.raises(ValueError, match="backend must be a name or a backend object"):
         await sctpmh.open_association(["127.0.0.1"], 4444, backend=42)  # type: ignore[arg-type]
+
+
+async def test_a_refused_bind_leaves_no_udp_socket_open() -> None:
+    backend = UdpBackend(port=49899)
+    first = await sctpmh.create_server(echo, ["127.0.0.1"], 0, backend=backend)
+    try:
+        with pytest.raises(sctpmh.AddressError, match="already in use"):
+            await sctpmh.create_server(
+                echo, ["127.0.0.7", "127.0.0.1"], first.port, backend=backend
+            )
+        # The socket opened for 127.0.0.7 in the refused attempt was closed again (an
+        # asyncio transport closes its socket in the next loop iteration).
+        await asyncio.sleep(0)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.7", 49899))
+    finally:
+        await first.abort()
