@@ -8,13 +8,16 @@ The only public-layer module that knows the backends, and it imports them lazily
   (:mod:`sctpmh.userspace.memory`): both ends in one process, for tests of code built on
   sctpmh; nothing leaves the process.
 - ``"udp"``: the userspace SCTP stack over UDP (RFC 6951, :mod:`sctpmh.userspace.udp`).
-- ``"auto"`` (the default): kernel where kernel SCTP works here.
+- ``"auto"`` (the default): kernel where kernel SCTP works here, else udp. The choice is
+  logged once (logger ``sctpmh``, INFO), and ``get_extra_info("backend")`` tells it: a udp
+  association speaks SCTP over UDP, which a peer must speak too.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import os
 from typing import Final, cast
 
@@ -34,6 +37,7 @@ BACKENDS: Final = {
 }
 
 _AUTO = "auto"
+logger = logging.getLogger("sctpmh")
 
 
 def get_backend(name: str | Backend | None = None) -> Backend:
@@ -55,22 +59,33 @@ def get_backend(name: str | Backend | None = None) -> Backend:
     if not isinstance(name, str) or name not in (*BACKENDS, _AUTO):
         choices = ", ".join(repr(n) for n in (_AUTO, *BACKENDS))
         raise ValueError(f"unknown backend {where}{name!r}; choose one of {choices}")
-    if name in ("kernel", _AUTO):
+    if name == _AUTO:
+        name = _auto_choice()
+    elif name == "kernel":
         problem = kernel_problem()
         if problem is not None:
-            prefix = (
-                "no SCTP backend can run here"
-                if name == _AUTO
-                else "the kernel backend cannot run here"
-            )
-            # The udp backend (RFC 6951) is what "auto" will fall back to once it exists.
-            raise type(problem)(*_with_prefix(problem, prefix))
-        name = "kernel"
+            raise type(problem)(*_with_prefix(problem, "the kernel backend cannot run here"))
     return _load(name)
 
 
+@functools.cache
+def _auto_choice() -> str:
+    """What "auto" means on this host: kernel where it can run, else udp (said once)."""
+    problem = kernel_problem()
+    if problem is None:
+        return "kernel"
+    reason = problem.strerror if isinstance(problem, OSError) else str(problem)
+    logger.info(
+        "backend auto: the udp backend (SCTP over UDP, RFC 6951), as the kernel backend "
+        "cannot run here (%s)",
+        reason.split(";")[0],
+    )
+    return "udp"
+
+
 def _with_prefix(problem: BackendUnavailableError, prefix: str) -> tuple[object, ...]:
-    text = f"{prefix}: {problem.strerror if isinstance(problem, OSError) else problem}"
+    reason = problem.strerror if isinstance(problem, OSError) else problem
+    text = f"{prefix}: {reason}; or use the udp backend (backend='udp': SCTP over UDP)"
     if isinstance(problem, OSError) and problem.errno is not None:
         return (problem.errno, text)
     return (text,)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from ..errors import SctpmhError
-from .arguments import CommandError
+from .arguments import CommandError, add_backend_options
 from .check import add_check_parser
 from .echo import add_connect_parser, add_serve_parser
 from .paths import add_paths_parser
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--uvloop", action="store_true", help="run on uvloop instead of asyncio's default loop"
     )
+    add_backend_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_parser in (add_check_parser, add_serve_parser, add_connect_parser, add_paths_parser):
         add_parser(commands)

@@ -12,12 +12,17 @@ import re
 from collections.abc import Callable, Iterable
 
 from ..config import Config
+from ..registry import get_backend
+from ..seam import Backend
+from ..userspace.udp import SCTP_OVER_UDP_PORT, UdpBackend
 
 __all__ = [
     "DEFAULT_PORT",
     "CommandError",
     "add_association_options",
+    "add_backend_options",
     "address_items",
+    "backend_from",
     "config_from",
     "integer",
     "seconds",
@@ -111,3 +116,31 @@ def add_association_options(parser: argparse.ArgumentParser, *, client: bool) ->
 def config_from(args: argparse.Namespace) -> Config:
     """The association configuration the options ask for."""
     return Config.fast_failover() if args.fast_failover else Config()
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """``--backend`` and ``--udp-port``, shared by every command that opens associations."""
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "kernel", "udp"],
+        help="what carries the associations: kernel SCTP sockets, or SCTP over UDP (RFC 6951; "
+        "the peer must speak it too); default $SCTPMH_BACKEND, else auto: kernel where this "
+        "kernel has SCTP, else udp",
+    )
+    parser.add_argument(
+        "--udp-port",
+        type=integer(1, 65535),
+        metavar="PORT",
+        help=f"the udp backend's UDP port, on this side and the peer's (default "
+        f"{SCTP_OVER_UDP_PORT}, the port registered for SCTP over UDP)",
+    )
+
+
+def backend_from(args: argparse.Namespace) -> Backend:
+    """The backend the options pick (a missing kernel SCTP raises its own explained error)."""
+    backend = get_backend(args.backend)
+    if args.udp_port is None:
+        return backend
+    if backend.name != "udp":
+        raise CommandError(f"--udp-port applies to the udp backend, not to {backend.name}")
+    return UdpBackend(port=args.udp_port, remote_port=args.udp_port)

@@ -13,7 +13,7 @@ import asyncio
 from ..api import open_association
 from ..association import Association
 from ..errors import AssociationClosedError
-from .arguments import CommandError, address_items, config_from
+from .arguments import CommandError, address_items, backend_from, config_from
 
 __all__ = ["close_gracefully", "open_client_association"]
 
@@ -25,6 +25,7 @@ async def open_client_association(args: argparse.Namespace) -> Association:
         raise CommandError("no remote address given")
     local = address_items(args.local) if args.local else []
     where = f"{','.join(remote)} port {args.port}"
+    backend = backend_from(args)
     try:
         return await open_association(
             remote,
@@ -32,6 +33,7 @@ async def open_client_association(args: argparse.Namespace) -> Association:
             local_addrs=local or None,
             config=config_from(args),
             timeout=args.timeout,
+            backend=backend,
         )
     except TimeoutError:
         raise CommandError(f"no answer from {where} within {args.timeout:g} s") from None

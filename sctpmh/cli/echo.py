@@ -24,6 +24,7 @@ from .arguments import (
     CommandError,
     add_association_options,
     address_items,
+    backend_from,
     config_from,
     integer,
     seconds,
@@ -41,7 +42,8 @@ SHUTDOWN_GRACE = 5.0
 
 SERVE_OUTPUT = """\
 output, one line each (ASSOC is the association id):
-  listening ADDR,ADDR...             ready; the addresses and port actually bound
+  listening ADDR,ADDR... backend=B   ready; the addresses and port actually bound, and
+                                     what carries them (kernel or udp)
   up assoc=ASSOC peers=ADDR,...      an association came up
   down assoc=ASSOC messages=N bytes=N end=shutdown|abort|error
                                      it ended: gracefully, aborted or lost, or echoing failed
@@ -52,7 +54,7 @@ gracefully and exits 0.
 CONNECT_OUTPUT = """\
 output, one line each (on stderr instead when the messages come from standard input, whose
 echoes alone go to stdout):
-  connected assoc=ASSOC local=ADDR,... peers=ADDR,...
+  connected assoc=ASSOC local=ADDR,... peers=ADDR,... backend=B
   reply seq=N status=ok|mismatch bytes=N stream=N ppid=N via=ADDR rtt_ms=MS
   reply seq=N status=timeout         no echo within --timeout; nothing more is sent
   done sent=N ok=N failed=N
@@ -182,11 +184,12 @@ async def serve(args: argparse.Namespace) -> int:
             say(f"down assoc={assoc_id} messages={messages} bytes={octets} end={end}")
 
     addrs = address_items(args.addrs) or None
-    server = await create_server(echo, addrs, args.port, config=config_from(args))
+    backend = backend_from(args)
+    server = await create_server(echo, addrs, args.port, config=config_from(args), backend=backend)
     # Listen for the signals before telling a script we are ready, so that a signal sent as
     # soon as it reads the "listening" line stops us cleanly.
     with stop_requested() as stop:
-        print(f"listening {format_addresses(server.addresses)}", flush=True)
+        print(f"listening {format_addresses(server.addresses)} backend={backend.name}", flush=True)
         try:
             await stop.wait()
         finally:
@@ -225,7 +228,8 @@ async def connect(args: argparse.Namespace) -> int:
         say(
             f"connected assoc={association.association_id} "
             f"local={format_addresses(association.local_addresses)} "
-            f"peers={format_addresses(association.peer_addresses)}"
+            f"peers={format_addresses(association.peer_addresses)} "
+            f"backend={association.transport.get_extra_info('backend')}"
         )
         payloads = (
             _stdin_lines()

@@ -10,27 +10,23 @@ from __future__ import annotations
 import contextlib
 import os
 import pty
-import queue
 import re
 import select
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from lab import netlab
+from tests.cli_processes import WAIT, Running, command, running
 
 pytestmark = pytest.mark.kernel
 
-SCTPMH = [sys.executable, "-m", "sctpmh.cli"]
 LOOPBACK_PORT = "4477"
 NO_SERVER_PORT = "4478"
 TOPOLOGY_PORT = "4479"
-# Generous: every process start is slow under the lab's software emulation.
-WAIT = 120.0
 # The terminal control sequences of sctpmh.cli.screen, as bytes.
 CURSOR_HOME, HIDE_CURSOR, SHOW_CURSOR = b"\x1b[H", b"\x1b[?25l", b"\x1b[?25h"
 COLUMNS = ["PEER", "STATE", "SRTT-ms", "RTO-ms", "CWND", "MTU", "ECHO-ms", "PRIMARY"]
@@ -49,77 +45,6 @@ def test_sctpmh_check_reports_usable_kernel_sctp() -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def command(*args: str, netns: str | None = None) -> list[str]:
-    """The sctpmh command line, inside namespace ``netns`` when given."""
-    return [*(["ip", "netns", "exec", netns] if netns else []), *SCTPMH, *args]
-
-
-class Running:
-    """An sctpmh command running in the background; a thread reads its stdout line by line
-    so the test can wait for a line with a time limit instead of blocking for ever."""
-
-    def __init__(self, argv: list[str]) -> None:
-        self.name = " ".join(argv)
-        self.process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line.removesuffix("\n"))
-        self._lines.put(None)
-
-    def line(self) -> str:
-        """The next line of output (without its newline)."""
-        try:
-            line = self._lines.get(timeout=WAIT)
-        except queue.Empty:
-            raise AssertionError(f"no output from {self.name} in {WAIT} s") from None
-        if line is None:
-            raise AssertionError(f"{self.name} ended: {self.stderr()}")
-        return line
-
-    def block(self) -> list[str]:
-        """The lines up to the next blank line (one refresh of ``sctpmh paths``)."""
-        lines = []
-        while line := self.line():
-            lines.append(line)
-        return lines
-
-    def stderr(self) -> str:
-        self.process.wait(timeout=WAIT)
-        assert self.process.stderr is not None
-        return self.process.stderr.read()
-
-    def finish(self) -> tuple[int, list[str], str]:
-        """Wait for the end; the exit status, the rest of stdout and all of stderr."""
-        status = self.process.wait(timeout=WAIT)
-        rest = []
-        while (line := self._lines.get(timeout=WAIT)) is not None:
-            rest.append(line)
-        return status, rest, self.stderr()
-
-    def interrupt(self) -> tuple[int, list[str], str]:
-        """Ctrl-C, then :meth:`finish`."""
-        self.process.send_signal(signal.SIGINT)
-        return self.finish()
-
-
-@contextlib.contextmanager
-def running(argv: list[str]) -> Iterator[Running]:
-    """Run ``argv`` in the background and make sure it is gone afterwards."""
-    process = Running(argv)
-    try:
-        yield process
-    finally:
-        if process.process.poll() is None:
-            process.process.kill()
-            process.process.wait(timeout=WAIT)
 
 
 def table_rows(block: list[str]) -> dict[str, list[str]]:
@@ -152,7 +77,7 @@ def primary_of(block: list[str]) -> str:
 def loopback_server() -> Iterator[Running]:
     with running(command("serve", "127.0.0.1;127.0.0.2", "-p", LOOPBACK_PORT)) as server:
         port = LOOPBACK_PORT
-        assert server.line() == f"listening 127.0.0.1:{port},127.0.0.2:{port}"
+        assert server.line() == f"listening 127.0.0.1:{port},127.0.0.2:{port} backend=kernel"
         yield server
 
 
@@ -186,7 +111,7 @@ def test_serve_and_connect_2x2_on_loopback(loopback_server: Running) -> None:
     assert len(lines) == 5, lines
     connected = re.fullmatch(
         rf"connected assoc=\d+ local=127\.0\.0\.3:(\d+),127\.0\.0\.4:\1 "
-        rf"peers=127\.0\.0\.1:{port},127\.0\.0\.2:{port}",
+        rf"peers=127\.0\.0\.1:{port},127\.0\.0\.2:{port} backend=kernel",
         lines[0],
     )
     assert connected, lines[0]
@@ -283,7 +208,7 @@ def test_paths_count_3_shows_every_path_three_times(topology: netlab.Topology) -
     left, right = topology.addresses("left"), topology.addresses("right")
     peers = {f"{host}:{TOPOLOGY_PORT}" for host in left}
     with running(serve_in(topology)) as server:
-        assert server.line() == f"listening {','.join(sorted(peers))}"
+        assert server.line() == f"listening {','.join(sorted(peers))} backend=kernel"
         result = subprocess.run(
             paths_in(topology, "--count", "3"),
             capture_output=True,
@@ -404,7 +329,7 @@ def test_paths_on_a_terminal_redraws_in_place_and_gives_the_cursor_back_on_ctrl_
 
 def test_paths_exits_1_with_a_last_table_when_the_peer_shuts_down() -> None:
     with running(command("serve", "127.0.0.1", "-p", LOOPBACK_PORT)) as server:
-        assert server.line() == f"listening 127.0.0.1:{LOOPBACK_PORT}"
+        assert server.line() == f"listening 127.0.0.1:{LOOPBACK_PORT} backend=kernel"
         with running(
             command("paths", "127.0.0.1", "-p", LOOPBACK_PORT, "--interval", "0.2")
         ) as paths:
@@ -430,7 +355,7 @@ def test_paths_exits_1_with_a_last_table_when_the_peer_shuts_down() -> None:
 def test_verbose_serve_on_uvloop_logs_each_association_with_its_id() -> None:
     port = "4480"
     with running(command("-v", "--uvloop", "serve", "127.0.0.1", "-p", port)) as server:
-        assert server.line() == f"listening 127.0.0.1:{port}"
+        assert server.line() == f"listening 127.0.0.1:{port} backend=kernel"
         result = subprocess.run(
             command("--uvloop", "connect", "127.0.0.1", "-p", port, "-c", "2"),
             capture_output=True,

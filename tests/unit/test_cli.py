@@ -116,7 +116,7 @@ def test_bad_addresses_are_one_line_naming_the_item_and_exit_2(
 def test_missing_kernel_sctp_is_one_line_with_the_fix_and_exit_2(command: str) -> None:
     argv = [command, "-p", "4477"] if command == "serve" else [command, "127.0.0.1", "-p", "4477"]
     result = subprocess.run(
-        [sys.executable, "-m", "sctpmh.cli", *argv],
+        [sys.executable, "-m", "sctpmh.cli", "--backend", "kernel", *argv],
         capture_output=True,
         text=True,
         check=False,
@@ -125,9 +125,10 @@ def test_missing_kernel_sctp_is_one_line_with_the_fix_and_exit_2(command: str) -
     assert result.returncode == 2
     assert result.stdout == ""
     verdict = diagnose(probe=False, socket_error=sctp_socket_error())
-    assert result.stderr.startswith("sctpmh: no SCTP backend can run here: ")
+    assert result.stderr.startswith("sctpmh: the kernel backend cannot run here: ")
     assert verdict.reason in result.stderr
     assert verdict.fix in result.stderr
+    assert "or use the udp backend" in result.stderr
     assert result.stderr.count("\n") == 1
 
 
