@@ -44,9 +44,9 @@ def get_backend(name: str | Backend | None = None) -> Backend:
     """The backend called ``name``; None means ``SCTPMH_BACKEND``, or "auto" without it. A
     backend object (``sctpmh.userspace.udp.UdpBackend(port=...)``) is taken as it is.
 
-    Raises ValueError for an unknown name, :class:`~sctpmh.SctpUnavailableError` (a
-    :class:`~sctpmh.BackendUnavailableError`) with the diagnosis and its fix where kernel
-    SCTP is wanted and missing, and BackendUnavailableError when pysctp is missing.
+    Raises ValueError for an unknown name; for "kernel" where kernel SCTP is missing,
+    :class:`~sctpmh.SctpUnavailableError` (a :class:`~sctpmh.BackendUnavailableError`) with
+    the diagnosis and its fix, and BackendUnavailableError when pysctp is missing.
     """
     if name is not None and not isinstance(name, str):
         if callable(getattr(name, "listen", None)) and callable(getattr(name, "connect", None)):
@@ -74,7 +74,7 @@ def _auto_choice() -> str:
     problem = kernel_problem()
     if problem is None:
         return "kernel"
-    reason = problem.strerror if isinstance(problem, OSError) else str(problem)
+    reason = (problem.strerror if isinstance(problem, OSError) else None) or str(problem)
     logger.info(
         "backend auto: the udp backend (SCTP over UDP, RFC 6951), as the kernel backend "
         "cannot run here (%s)",
@@ -84,7 +84,7 @@ def _auto_choice() -> str:
 
 
 def _with_prefix(problem: BackendUnavailableError, prefix: str) -> tuple[object, ...]:
-    reason = problem.strerror if isinstance(problem, OSError) else problem
+    reason = (problem.strerror if isinstance(problem, OSError) else None) or str(problem)
     text = f"{prefix}: {reason}; or use the udp backend (backend='udp': SCTP over UDP)"
     if isinstance(problem, OSError) and problem.errno is not None:
         return (problem.errno, text)
