@@ -1,6 +1,7 @@
 """Failover demo: a primary path is cut mid-stream and not one message is lost.
 
-    python3 lab/sctplab.py run -- .venv/bin/python examples/failover_demo.py
+    .venv/bin/python examples/failover_demo.py --backend udp               # as root, any kernel
+    python3 lab/sctplab.py run -- .venv/bin/python examples/failover_demo.py --backend kernel
     .venv/bin/python examples/failover_demo.py --preset pf --cut down      # as root, with SCTP
 
 It builds two network namespaces joined by two independent links (lab/netlab.py), puts a
@@ -14,6 +15,11 @@ the largest gap between two deliveries and the time from the cut to the first de
 the other path; --json PATH writes all of it as JSON too. Exit status 0 when every message
 arrived exactly once and in order, 1 when not, 2 when it cannot run (not root, no kernel SCTP,
 bad arguments). Ctrl-C stops it and removes the namespaces.
+
+--backend picks what carries the association: kernel SCTP, or the udp backend (SCTP over UDP,
+RFC 6951), which needs no SCTP in the kernel; auto (the default) takes kernel where this kernel
+has SCTP. The cut is real either way: the link goes down (--cut down, the default with udp), or
+tc netem drops every packet on it (--cut loss, the default with kernel; netem is in the lab VM).
 
 Presets (--preset):
   fast     Config.fast_failover(): RTO 0.1..0.5 s, a path is potentially failed at its first
@@ -449,6 +455,9 @@ def print_setup(
     local = ", ".join(host for host, _ in association.local_addresses)
     peer = ", ".join(host for host, _ in association.peer_addresses)
     print(f"client {local} -> server {peer}, port {association.peer_addresses[0][1]}")
+    backend = association.transport.get_extra_info("backend")
+    carried = "SCTP over UDP (RFC 6951)" if backend == "udp" else "kernel SCTP"
+    print(f"backend {backend}: {carried}")
     print(f"primary path {client_end} -> {server_end}")
     print(
         f"sending {args.messages} messages on {STREAMS} streams at {args.rate:g}/s; the primary "
@@ -532,27 +541,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=count, default=2000, help="messages to send (2000)")
     parser.add_argument("--rate", type=rate, default=200.0, help="messages per second (200)")
     parser.add_argument(
+        "--backend",
+        choices=["auto", "kernel", "udp"],
+        default="auto",
+        help="kernel SCTP or SCTP over UDP (default auto: kernel where this kernel has SCTP)",
+    )
+    parser.add_argument(
         "--cut",
         choices=["loss", "down"],
-        default="loss",
-        help="how to cut the path: netem 100%% loss (default) or link down",
+        help="how to cut the path: netem 100%% loss or link down (default: loss with the "
+        "kernel backend, down with udp)",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON too")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     args = parser.parse_args(argv)
+    if args.backend == "auto":
+        args.backend = "kernel" if sctp_socket_error() is None else "udp"
+    if args.cut is None:
+        args.cut = "loss" if args.backend == "kernel" else "down"
     if args.json is not None and not args.json.parent.is_dir():
         parser.error(f"argument --json: no directory {str(args.json.parent)!r}")
     return args
 
 
-def why_it_cannot_run() -> str | None:
-    """Why this machine cannot run the demo, or None."""
+def sctp_socket_error() -> OSError | None:
+    """Why this kernel cannot create SCTP sockets, or None."""
     try:
         socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, socket.IPPROTO_SCTP).close()
     except OSError as exc:
+        return exc
+    return None
+
+
+def why_it_cannot_run(backend: str) -> str | None:
+    """Why this machine cannot run the demo on ``backend``, or None."""
+    error = sctp_socket_error() if backend == "kernel" else None
+    if error is not None:
         return (
-            f"this kernel cannot create SCTP sockets ({exc.strerror}); 'sctpmh check' says "
-            f"why; {LAB_HINT}"
+            f"this kernel cannot create SCTP sockets ({error.strerror}); 'sctpmh check' says "
+            f"why; --backend udp needs no kernel SCTP, or {LAB_HINT}"
         )
     if os.geteuid() != 0:
         return f"needs root to build the network namespaces; {LAB_HINT}"
@@ -571,7 +598,7 @@ def run(coroutine: Coroutine[Any, Any, T], use_uvloop: bool) -> T:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the exit status (0 nothing lost, 1 something was, 2 cannot run)."""
     args = parse_args(argv)
-    problem = why_it_cannot_run()
+    problem = why_it_cannot_run(args.backend)
     if problem is not None:
         print(f"{PROG}: {problem}", file=sys.stderr)
         return 2

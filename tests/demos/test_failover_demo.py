@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.kernel
+# Each demo on kernel SCTP (in the lab VM) and on the udp backend (on this host, no VM).
+BACKENDS = [pytest.param("kernel", marks=pytest.mark.kernel), pytest.param("udp")]
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "failover_demo.py"
 MESSAGES = 300
@@ -45,10 +46,11 @@ def first(entries: list[dict[str, Any]], event: str, after: int = -1, address: s
     raise AssertionError(f"no {event!r} entry after #{after} in {[e['event'] for e in entries]}")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
-def test_primary_cut_midway_loses_nothing(loop: str, tmp_path: Path) -> None:
+def test_primary_cut_midway_loses_nothing(backend: str, loop: str, tmp_path: Path) -> None:
     report_file = tmp_path / "failover.json"
-    args = ["--preset", "fast", "--messages", str(MESSAGES), "--rate", "100"]
+    args = ["--backend", backend, "--preset", "fast", "--messages", str(MESSAGES), "--rate", "100"]
     args += ["--json", str(report_file)] + (["--uvloop"] if loop == "uvloop" else [])
     result = demo(*args)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -59,6 +61,7 @@ def test_primary_cut_midway_loses_nothing(loop: str, tmp_path: Path) -> None:
 
     # The printed timeline is the JSON one, line for line.
     lines = result.stdout.splitlines()
+    assert any(line.startswith(f"backend {backend}: ") for line in lines[:4]), lines[:4]
     printed = lines[lines.index(TIMELINE_HEADER) + 1 : lines.index("totals:")]
     entries = report["timeline"]
     assert printed == [f"{e['t']:9.3f}  {e['text']}" for e in entries]
@@ -100,9 +103,10 @@ def test_bad_arguments_get_one_line_and_exit_2() -> None:
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_ctrl_c_removes_the_namespaces() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctrl_c_removes_the_namespaces(backend: str) -> None:
     process = subprocess.Popen(
-        [sys.executable, str(DEMO), "--messages", "100000"],
+        [sys.executable, str(DEMO), "--backend", backend, "--messages", "100000"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.kernel
+from sctpmh.kernel.diagnose import sctp_socket_error
+
+# Each demo on kernel SCTP (in the lab VM) and on the udp backend (on this host, no VM).
+BACKENDS = [pytest.param("kernel", marks=pytest.mark.kernel), pytest.param("udp")]
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "echo_demo.py"
 
@@ -26,14 +29,17 @@ def path_lines(lines: list[str], title: str) -> list[str]:
     return [line for line in lines[start + 2 : start + 4] if line.startswith("  path to ")]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("loop", [[], ["--uvloop"]], ids=["asyncio", "uvloop"])
-def test_demo_echoes_over_both_addresses_of_each_side(loop: list[str]) -> None:
-    result = demo("--count", "4", *loop)
+def test_demo_echoes_over_both_addresses_of_each_side(backend: str, loop: list[str]) -> None:
+    result = demo("--count", "4", "--backend", backend, *loop)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     port = re.fullmatch(r"server listening on 127\.0\.0\.1:(\d+), 127\.0\.0\.2:\1", lines[0])
     assert port, lines[0]
+    assert lines[1].startswith(f"backend {backend}: ")
+    assert lines[2].startswith("event loop: uvloop" if loop else "event loop: asyncio's default")
     echoes = [line for line in lines if line.startswith("echo ")]
     # Streams 1, 2, 3, ... (never 0), PPID 46, every echo unchanged.
     assert echoes == [f"echo {i}: 'message {i}' stream={i + 1} ppid=46 ok" for i in range(4)]
@@ -49,6 +55,15 @@ def test_demo_echoes_over_both_addresses_of_each_side(loop: list[str]) -> None:
     assert re.fullmatch(
         rf"  local addresses: 127\.0\.0\.[12]:{port[1]}, 127\.0\.0\.[12]:{port[1]}", server_locals
     ), server_locals
+
+
+def test_a_kernel_without_sctp_names_the_udp_backend() -> None:
+    if sctp_socket_error() is None:
+        pytest.skip("this kernel has SCTP")
+    result = demo("--backend", "kernel")
+    assert result.returncode == 2
+    assert result.stderr.startswith("echo_demo: ")
+    assert "or use the udp backend" in result.stderr
 
 
 def test_bad_argument_one_line_exit_2() -> None:
