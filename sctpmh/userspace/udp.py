@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
 import socket
 from collections.abc import Sequence
 from typing import Any, Final, cast
@@ -32,6 +34,7 @@ __all__ = ["BACKEND", "SCTP_OVER_UDP_PORT", "UdpBackend"]
 SCTP_OVER_UDP_PORT: Final = 9899
 _EPHEMERAL: Final = range(49152, 65536)  # RFC 6335 section 6
 _HEADER: Final = 12  # the SCTP common header (RFC 9260 section 3.1)
+logger = logging.getLogger("sctpmh.userspace")
 
 
 class _SharedSocket(asyncio.DatagramProtocol):
@@ -77,35 +80,57 @@ class UdpBackend:
         self.name = "udp"
         self.port = port
         self.remote_port = remote_port
-        self._sockets: dict[tuple[asyncio.AbstractEventLoop, str], _SharedSocket] = {}
+        # By (loop, host, UDP port asked for): the configured port, or 0 for the private
+        # sockets of clients that found it taken.
+        self._sockets: dict[tuple[asyncio.AbstractEventLoop, str, int], _SharedSocket] = {}
 
     def cut(self, host: str, *, cut: bool = True) -> None:
         """Lose every datagram in or out of ``host``'s UDP socket from now on (for tests of
         dead links; ``cut=False`` heals it)."""
         canonical = Endpoint(host, 0).host
-        for (_, bound), shared in self._sockets.items():
+        for (_, bound, _), shared in self._sockets.items():
             if bound == canonical:
                 shared.cut = cut
 
-    async def _socket(self, loop: asyncio.AbstractEventLoop, host: str) -> _SharedSocket:
-        shared = self._sockets.get((loop, host))
+    async def _socket(
+        self, loop: asyncio.AbstractEventLoop, host: str, *, client: bool = False
+    ) -> _SharedSocket:
+        """The UDP socket on ``host`` and the configured port. A client whose port another
+        process holds on that address (a server on the same host) gets a socket on a port
+        of the system's choosing instead: the peer learns it from the client's packets, as
+        RFC 6951 section 5.1 and Linux have it."""
+        try:
+            return await self._bound(loop, host, self.port)
+        except AddressError as exc:
+            if not client or not isinstance(exc.__cause__, OSError):
+                raise
+            if exc.__cause__.errno != errno.EADDRINUSE:
+                raise
+        shared = await self._bound(loop, host, 0)
+        logger.debug(
+            "UDP port %d on %s is taken; this client uses UDP port %d", self.port, host, shared.port
+        )
+        return shared
+
+    async def _bound(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> _SharedSocket:
+        shared = self._sockets.get((loop, host, port))
         if shared is not None:
             return shared
-        shared = _SharedSocket(host, self.port)
-        address = Endpoint(host, self.port)
+        address = Endpoint(host, port)
         sock = socket.socket(address.family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
             sock.bind(address.sockaddr())
+            shared = _SharedSocket(host, int(sock.getsockname()[1]))
             await loop.create_datagram_endpoint(lambda: shared, sock=sock)
         except OSError as exc:
             sock.close()
             raise AddressError(
-                f"cannot bind UDP {Endpoint(host, self.port)}: {exc.strerror or exc} (is the "
-                "address configured on this host, and the UDP port free?)",
+                f"cannot bind UDP {address}: {exc.strerror or exc} (is the address configured "
+                "on this host, and the UDP port free?)",
                 host,
             ) from exc
-        self._sockets[(loop, host)] = shared
+        self._sockets[(loop, host, port)] = shared
         return shared
 
     def release(self, shared: _SharedSocket, carrier: _UdpCarrier | None, sctp_port: int) -> None:
@@ -131,7 +156,7 @@ class UdpBackend:
         shared: list[_SharedSocket] = []
         try:
             for e in local:
-                shared.append(await self._socket(loop, e.host))
+                shared.append(await self._socket(loop, e.host, client=on_association is None))
             port = port or next(
                 (p for p in _EPHEMERAL if all(p not in s.carriers for s in shared)), 0
             )

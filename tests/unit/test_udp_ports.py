@@ -65,3 +65,24 @@ async def test_a_refused_bind_leaves_no_udp_socket_open() -> None:
             probe.bind(("127.0.0.7", 49899))
     finally:
         await first.abort()
+
+
+async def test_a_client_whose_udp_port_another_process_holds_takes_another_port() -> None:
+    # Another program (here a bare socket) holds UDP 127.0.0.8:19877, as a server process
+    # on the same host does; a client on that address sends from a port the system picks,
+    # and the server answers to it. A server cannot move: its peers send to its port.
+    backend = UdpBackend(port=19877, remote_port=19877)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.8", 19877))
+        with pytest.raises(sctpmh.AddressError, match=r"cannot bind UDP 127\.0\.0\.8:19877"):
+            await sctpmh.create_server(echo, ["127.0.0.8"], 0, backend=backend)
+        server = await sctpmh.create_server(echo, ["127.0.0.9"], 0, backend=backend)
+        async with server:
+            async with sctpmh.open_association(
+                ["127.0.0.9"], server.port, local_addrs=["127.0.0.8"], backend=backend
+            ) as association:
+                await association.send(b"moved", stream=1)
+                assert (await asyncio.wait_for(association.recv(), 10)).data == b"moved"
+        holder.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            holder.recv(100)  # nothing was sent to the holder's port
