@@ -207,10 +207,12 @@ class UserspaceEndpoint:
 
     # --- input ---------------------------------------------------------------------------------
 
-    def datagram_received(self, data: bytes, source: Address, destination: Address) -> None:
-        """One SCTP packet arrived from ``source`` at our ``destination``."""
+    def datagram_received(self, data: bytes, source: Address, destination: Address) -> bool:
+        """One SCTP packet arrived from ``source`` at our ``destination``. True when it
+        carried the verification tag its association expects (RFC 9260 section 8.5), after
+        taking it in: the sender then is the peer, not someone who only knows its address."""
         if self._closed or len(data) < _HEADER_SIZE:
-            return
+            return False
         tag = int.from_bytes(data[4:8], "big")
         driven = self._by_tag.get(tag) if tag else None
         if driven is None:
@@ -218,9 +220,12 @@ class UserspaceEndpoint:
         if driven is None:
             driven = self._listener
             if driven is None:
-                return
+                return False
         driven.core.receive_datagram(data, source, self.loop.time(), destination)
         self._mark(driven)
+        # After, not before: a valid COOKIE ECHO gives the listener (or a restarted
+        # association) the tag it carries.
+        return tag != 0 and driven.core.local_tag == tag
 
     def touch(self, transport: UserspaceTransport) -> None:
         """``transport``'s association has work (a send, a shutdown, reading resumed)."""

@@ -34,6 +34,7 @@ __all__ = ["BACKEND", "SCTP_OVER_UDP_PORT", "UdpBackend"]
 SCTP_OVER_UDP_PORT: Final = 9899
 _EPHEMERAL: Final = range(49152, 65536)  # RFC 6335 section 6
 _HEADER: Final = 12  # the SCTP common header (RFC 9260 section 3.1)
+_INIT_ACK: Final = 2  # chunk type (RFC 9260 section 3.3.3), never bundled (section 6.10)
 logger = logging.getLogger("sctpmh.userspace")
 
 
@@ -245,19 +246,24 @@ class _UdpCarrier:
         self._endpoint = endpoint
         self._sctp_port = sctp_port
         self._peer_ports: dict[Address, int] = {}
+        self._init_ports: dict[Address, int] = {}  # where each peer's latest INIT came from
         self._open = True
 
     def received(self, data: bytes, host: str, udp_port: int, destination: tuple[str, int]) -> None:
         """A datagram for our SCTP port from ``(host, udp_port)``.
 
         The peer's UDP port is learned from its packets (RFC 6951 section 5.1), keyed by its
-        SCTP address; from an INIT only while that peer is not known yet, so that a forged
-        INIT cannot move an association's traffic elsewhere."""
-        sctp_source = int.from_bytes(data[0:2], "big")
-        peer = (host, sctp_source)
-        if int.from_bytes(data[4:8], "big") or peer not in self._peer_ports:
+        SCTP address: from a packet that carried its association's verification tag, or from
+        any packet while that peer is not known yet, so that a forged packet cannot move an
+        association's traffic elsewhere. An INIT is answered where it came from, which is
+        how a restarted peer on a new UDP port is reached (RFC 9260 section 5.2.4)."""
+        peer = (host, int.from_bytes(data[0:2], "big"))
+        if not int.from_bytes(data[4:8], "big"):
+            self._init_ports[peer] = udp_port
+        if peer not in self._peer_ports:
             self._peer_ports[peer] = udp_port
-        self._endpoint.datagram_received(data, peer, destination)
+        if self._endpoint.datagram_received(data, peer, destination):
+            self._peer_ports[peer] = udp_port
 
     def send(self, data: bytes, source: Address, destination: Address) -> None:
         if not self._open:
@@ -265,7 +271,10 @@ class _UdpCarrier:
         shared = self._by_host.get(source[0]) or next(iter(self._by_host.values()))
         if shared.transport is None or shared.cut:
             return
-        port = self._peer_ports.get(destination, self._backend.remote_port)
+        if len(data) > _HEADER and data[_HEADER] == _INIT_ACK and destination in self._init_ports:
+            port = self._init_ports[destination]
+        else:
+            port = self._peer_ports.get(destination, self._backend.remote_port)
         shared.transport.sendto(data, Endpoint(destination[0], port).sockaddr())
 
     def close(self) -> None:

@@ -8,6 +8,8 @@ import socket
 import pytest
 
 import sctpmh
+from sctpmh.core.chunks import HeartbeatChunk
+from sctpmh.core.packet import build_packet
 from sctpmh.userspace.udp import UdpBackend
 
 
@@ -86,3 +88,36 @@ async def test_a_client_whose_udp_port_another_process_holds_takes_another_port(
         holder.setblocking(False)
         with pytest.raises(BlockingIOError):
             holder.recv(100)  # nothing was sent to the holder's port
+
+
+async def test_a_packet_with_a_wrong_tag_does_not_move_the_peers_udp_port() -> None:
+    # Someone who knows the client's address but not its association's verification tag
+    # sends from another UDP port while the server has something to send: the server still
+    # sends it where the client is.
+    async def push_later(association: sctpmh.Association) -> None:
+        async for message in association:
+            await asyncio.sleep(0.3)  # meanwhile the forged packets arrive
+            await association.send(b"pushed " + message.data, stream=1)
+
+    server_side = UdpBackend(port=19878, remote_port=19879)
+    client_side = UdpBackend(port=19879, remote_port=19878)
+    server = await sctpmh.create_server(push_later, ["127.0.0.1"], 0, backend=server_side)
+    async with server:
+        async with sctpmh.open_association(
+            ["127.0.0.1"], server.port, local_addrs=["127.0.0.10"], backend=client_side
+        ) as association:
+            client_port = association.local_addresses[0][1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as forger:
+                forger.bind(("127.0.0.10", 0))
+                forger.setblocking(False)
+                await association.send(b"go", stream=1)
+                await asyncio.sleep(0.1)
+                for tag in (1, 0xDEADBEEF, 0xFFFFFFFF):
+                    forged = build_packet(
+                        client_port, server.port, tag, [HeartbeatChunk(info=b"forged")]
+                    )
+                    forger.sendto(forged, ("127.0.0.1", 19878))
+                reply = await asyncio.wait_for(association.recv(), 5)
+                assert reply.data == b"pushed go"
+                with pytest.raises(BlockingIOError):
+                    forger.recv(2048)  # not one packet went to the forger's port
