@@ -85,7 +85,7 @@ def _auto_choice() -> str:
 
 def _with_prefix(problem: BackendUnavailableError, prefix: str) -> tuple[object, ...]:
     reason = (problem.strerror if isinstance(problem, OSError) else None) or str(problem)
-    text = f"{prefix}: {reason}; or use the udp backend (backend='udp': SCTP over UDP)"
+    text = f"{prefix}: {reason}"
     if isinstance(problem, OSError) and problem.errno is not None:
         return (problem.errno, text)
     return (text,)
@@ -113,6 +113,6 @@ def kernel_problem() -> BackendUnavailableError | None:
         importlib.import_module("sctpmh.kernel.sockapi")
     except ImportError as exc:
         return BackendUnavailableError(
-            f"pysctp is missing ({exc}); install it with: pip install pysctp"
+            f"pysctp is missing ({exc}); install it with: pip install pysctp; {diagnose.UDP_HINT}"
         )
     return None

@@ -14,12 +14,24 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Diagnosis", "diagnose", "sctp_socket_error"]
+__all__ = ["Diagnosis", "diagnose", "sctp_socket_error", "way_out"]
 
-LAB_HINT = (
-    "To run sctpmh's kernel backend here anyway, use the project's lab VM, which boots a "
-    "Debian kernel with SCTP under qemu: scripts/lab run -- <command>"
+UDP_HINT = (
+    "or, with no kernel SCTP at all, use sctpmh's udp backend (SCTP over UDP, RFC 6951: "
+    "backend='udp', or sctpmh --backend udp; the peer must speak SCTP over UDP too)"
 )
+LAB_HINT = (
+    "to run the kernel backend on this machine anyway, this source checkout's lab VM boots "
+    "a Debian kernel with SCTP under qemu: scripts/lab run -- <command>"
+)
+
+
+def way_out(checkout: Path | None = None) -> str:
+    """What works where no fix for kernel SCTP applies: the udp backend, and, in a source
+    checkout of sctpmh (a pip install has no lab), the lab VM."""
+    checkout = checkout or Path(__file__).resolve().parents[2]
+    lab = (checkout / "scripts" / "lab").is_file() and (checkout / "lab" / "sctplab.py").is_file()
+    return f"{UDP_HINT}; {LAB_HINT}" if lab else UDP_HINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +73,17 @@ def diagnose(
     release = release or platform.release()
     if error is None:
         return Diagnosis(True, f"SCTP sockets open on Linux {release}", "nothing")
+    verdict = _what_stops(error, root, release)
+    # The fix for this host first; then what works without one.
+    return Diagnosis(False, verdict.reason, f"{verdict.fix}; {way_out()}")
+
+
+def _what_stops(error: OSError, root: Path, release: str) -> Diagnosis:
     if platform.system() != "Linux":
         return Diagnosis(
             False,
             f"{platform.system()} has no Linux kernel SCTP",
-            "the kernel backend needs Linux. " + LAB_HINT,
+            "the kernel backend needs Linux",
         )
     if isinstance(error, OSError) and error.errno not in (
         errno.EPROTONOSUPPORT,
@@ -75,7 +93,7 @@ def diagnose(
         return Diagnosis(
             False,
             f"creating an SCTP socket failed: {os.strerror(error.errno or 0)}",
-            "check the process's permissions and seccomp/LSM policy. " + LAB_HINT,
+            "check the process's permissions and seccomp/LSM policy",
         )
     built = _kernel_config(root, release)
     if built == "n":
@@ -83,7 +101,7 @@ def diagnose(
             False,
             f"the running kernel ({release}) is built without SCTP (CONFIG_IP_SCTP is not set)",
             "boot a kernel built with CONFIG_IP_SCTP (most distribution kernels have it as a "
-            "module). " + LAB_HINT,
+            "module)",
         )
     blacklisted = _blacklisting(root)
     if blacklisted is not None:
@@ -104,8 +122,7 @@ def diagnose(
         return Diagnosis(
             False,
             f"there are no kernel modules for the running kernel ({release})",
-            "install the modules package of the running kernel, then: sudo modprobe sctp. "
-            + LAB_HINT,
+            "install the modules package of the running kernel, then: sudo modprobe sctp",
         )
     if not any(modules.rglob("sctp.ko*")):
         return Diagnosis(

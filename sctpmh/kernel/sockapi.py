@@ -46,6 +46,7 @@ from ..events import (
     SenderDry,
     SendFailed,
 )
+from .diagnose import diagnose
 
 __all__ = [
     "IPPROTO_SCTP",
@@ -194,14 +195,6 @@ _ASSOCPARAMS: Final = struct.Struct(
 
 _SCTP_FUTURE_ASSOC: Final = 0
 
-_SCTP_MISSING_HELP: Final = (
-    "this kernel cannot create SCTP sockets ({reason}). Fix: load the module with "
-    "'sudo modprobe sctp' (on Debian/Ubuntu it ships in linux-modules-extra / the kernel image; "
-    "on RHEL/Fedora remove it from /etc/modprobe.d/*blacklist*); in a container, load it on "
-    "the host. Where the kernel is built without SCTP, run inside the project's lab VM: "
-    "scripts/lab run -- <command>"
-)
-
 
 # --- sockets ---------------------------------------------------------------------------------
 
@@ -216,8 +209,9 @@ def create_socket(family: socket.AddressFamily, *, one_to_many: bool) -> socket.
         sock = socket.socket(family, kind, IPPROTO_SCTP)
     except OSError as exc:
         if exc.errno in (errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT):
-            reason = os.strerror(exc.errno or 0)
-            raise SctpUnavailableError(exc.errno, _SCTP_MISSING_HELP.format(reason=reason)) from exc
+            # The same diagnosis as `sctpmh check`, fix for this host first.
+            verdict = diagnose(probe=False, socket_error=exc)
+            raise SctpUnavailableError(exc.errno, f"{verdict.reason}; {verdict.fix}") from exc
         raise
     sock.setblocking(False)
     return sock

@@ -63,7 +63,7 @@ def test_a_kernel_without_sctp_names_the_udp_backend() -> None:
     result = demo("--backend", "kernel")
     assert result.returncode == 2
     assert result.stderr.startswith("echo_demo: ")
-    assert "or use the udp backend" in result.stderr
+    assert "use sctpmh's udp backend" in result.stderr
 
 
 def test_bad_argument_one_line_exit_2() -> None:

@@ -128,7 +128,7 @@ def test_missing_kernel_sctp_is_one_line_with_the_fix_and_exit_2(command: str) -
     assert result.stderr.startswith("sctpmh: the kernel backend cannot run here: ")
     assert verdict.reason in result.stderr
     assert verdict.fix in result.stderr
-    assert "or use the udp backend" in result.stderr
+    assert "use sctpmh's udp backend" in result.stderr
     assert result.stderr.count("\n") == 1
 
 

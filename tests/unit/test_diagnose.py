@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sctpmh.kernel.diagnose import diagnose, sctp_socket_error
+from sctpmh.kernel.diagnose import diagnose, sctp_socket_error, way_out
 
 RELEASE = "6.1.0-99-amd64"
 MISSING = OSError(errno.EPROTONOSUPPORT, "Protocol not supported")
@@ -127,3 +127,23 @@ def test_bad_arguments_exit_2() -> None:
     )
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_the_way_out_names_the_udp_backend_and_the_lab_only_in_a_checkout(tmp_path: Path) -> None:
+    # A pip install has no scripts/lab: pointing there would send the user nowhere.
+    installed = way_out(tmp_path)
+    assert "sctpmh's udp backend" in installed
+    assert "--backend udp" in installed
+    assert "scripts/lab" not in installed
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "lab").write_text("")
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "sctplab.py").write_text("")
+    assert "scripts/lab run -- <command>" in way_out(tmp_path)
+
+
+def test_the_fix_for_this_host_comes_first(tmp_path: Path) -> None:
+    root = tree(tmp_path, {**CONFIG_M, MODULE: ""})
+    verdict = diagnose(root, release=RELEASE, probe=False, socket_error=MISSING)
+    assert verdict.fix.startswith("load it here: sudo modprobe sctp")
+    assert verdict.fix.index("modprobe") < verdict.fix.index("udp backend")

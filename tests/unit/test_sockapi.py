@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import sctpmh
 from sctpmh.events import (
     AssociationRestarted,
     AssociationUp,
@@ -31,6 +32,7 @@ from sctpmh.events import (
     SendFailed,
 )
 from sctpmh.kernel import sockapi
+from sctpmh.kernel.diagnose import diagnose, sctp_socket_error
 from sctpmh.kernel.sockapi import (
     AssociationEnded,
     Notification,
@@ -840,3 +842,11 @@ def test_peeloff_flags_arg_layout() -> None:
     assert data[0:4] == ne32s(-2)  # associd (signed, like every sctp_assoc_t)
     assert data[4:8] == ne32s(7)  # sd, where the kernel returns the new descriptor
     assert data[8:12] == struct.pack("=I", socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+
+
+@pytest.mark.skipif(sctp_socket_error() is None, reason="this kernel has SCTP")
+def test_creating_a_socket_without_kernel_sctp_gives_the_check_diagnosis() -> None:
+    verdict = diagnose(probe=False, socket_error=sctp_socket_error())
+    with pytest.raises(sctpmh.SctpUnavailableError) as caught:
+        sockapi.create_socket(socket.AF_INET, one_to_many=True)
+    assert str(caught.value).endswith(f"{verdict.reason}; {verdict.fix}")

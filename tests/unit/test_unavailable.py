@@ -36,7 +36,7 @@ async def test_create_server_explains_the_missing_kernel_support() -> None:
     assert isinstance(caught.value, OSError)
     assert isinstance(caught.value, sctpmh.BackendUnavailableError)
     # ... and the way out that needs no kernel SCTP.
-    assert "or use the udp backend (backend='udp'" in message
+    assert "use sctpmh's udp backend (SCTP over UDP, RFC 6951: backend='udp'" in message
 
 
 async def echo(association: sctpmh.Association) -> None:
