@@ -21,8 +21,9 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from .. import __version__
 from ..errors import SctpmhError
-from .arguments import CommandError, add_backend_options
+from .arguments import CommandError, HelpFormatter, add_backend_options
 from .check import add_check_parser
 from .echo import add_connect_parser, add_serve_parser
 from .paths import add_paths_parser
@@ -47,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sctpmh",
         description="Multi-homed SCTP for asyncio.",
         epilog=EXIT_STATUSES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"sctpmh {__version__}")
     parser.add_argument(
         "-v",
         "--verbose",

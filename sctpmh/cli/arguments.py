@@ -19,6 +19,7 @@ from ..userspace.udp import SCTP_OVER_UDP_PORT, UdpBackend
 __all__ = [
     "DEFAULT_PORT",
     "CommandError",
+    "HelpFormatter",
     "add_association_options",
     "add_backend_options",
     "address_items",
@@ -33,6 +34,16 @@ DEFAULT_PORT = 4444
 # The seed article writes address lists as "a;b"; commas and spaces are accepted as well, so
 # "a, b" and several shell words work too. None of them can occur inside one address.
 _SEPARATORS = re.compile(r"[\s,;]+")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, with descriptions wrapped to the terminal and epilogs (the output
+    formats and exit statuses, laid out by hand) kept as they are written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text.strip():
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class CommandError(Exception):

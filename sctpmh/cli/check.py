@@ -13,7 +13,12 @@ __all__ = ["add_check_parser", "check"]
 def add_check_parser(commands: Any) -> None:
     """Register ``check`` on the subcommand parsers."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        "check", help="say whether kernel SCTP is usable here; if not, why and what to do"
+        "check",
+        help="say whether kernel SCTP is usable here; if not, why and what to do",
+        description="Open an SCTP socket to see whether kernel SCTP (the kernel backend) is "
+        "usable here. If it is not, say why (kernel built without SCTP, module blacklisted, not "
+        "installed or not loaded, a container, not Linux) and what to do; exit status 0 when it "
+        "is usable, 1 when not. The udp backend needs none of it.",
     )
     parser.set_defaults(run=check)
 

@@ -22,6 +22,7 @@ from ..errors import AssociationClosedError
 from ..server import Server
 from .arguments import (
     CommandError,
+    HelpFormatter,
     add_association_options,
     address_items,
     backend_from,
@@ -72,7 +73,7 @@ def add_serve_parser(commands: Any) -> None:
         description="Multi-homed SCTP echo server: one association per client, each message "
         "sent back on the stream and with the PPID it came with.",
         epilog=SERVE_OUTPUT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "addrs",
@@ -96,7 +97,7 @@ def add_connect_parser(commands: Any) -> None:
         description="Open an association to every address of REMOTE, send messages one at "
         "a time and check that each comes back unchanged.",
         epilog=CONNECT_OUTPUT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "remote", metavar="REMOTE", help='the server\'s addresses, e.g. "127.0.0.1;127.0.0.2"'

@@ -21,7 +21,7 @@ from typing import Any
 from ..association import Association
 from ..errors import AssociationClosedError
 from ..events import AssociationClosed, Event
-from .arguments import add_association_options, integer, seconds
+from .arguments import HelpFormatter, add_association_options, integer, seconds
 from .connecting import close_gracefully, open_client_association
 from .screen import Screen
 from .stopping import stop_requested
@@ -57,7 +57,7 @@ def add_paths_parser(commands: Any) -> None:
         description="Open an association to every address of REMOTE (an echo server such as "
         "'sctpmh serve') and show its paths, refreshed every interval, like top.",
         epilog=PATHS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "remote", metavar="REMOTE", help='the peer\'s addresses, e.g. "127.0.0.1;127.0.0.2"'

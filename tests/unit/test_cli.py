@@ -4,6 +4,7 @@ how it reaches the screen. The commands' network behaviour is in tests/kernel/te
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 
@@ -292,3 +293,33 @@ def test_a_screen_never_shown_writes_nothing() -> None:
     with Screen(terminal):
         pass
     assert terminal.getvalue() == ""
+
+
+def test_python_m_sctpmh_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sctpmh", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"sctpmh {sctpmh.__version__}\n"
+
+
+@pytest.mark.parametrize("command", ["check", "serve", "connect", "paths"])
+def test_help_is_wrapped_to_the_terminal_and_describes_the_command(command: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sctpmh", command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    description = lines[lines.index("") + 1]
+    assert description and not description.startswith(("options:", "positional")), lines
+    # The description and options are wrapped; only the hand-laid epilogs may reach 92.
+    assert max(map(len, lines[: lines.index("options:")])) <= 80, lines
