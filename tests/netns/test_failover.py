@@ -55,8 +55,10 @@ async def test_primary_link_down_midway_loses_nothing(two_hosts: Opener) -> None
         assert view == {primary: sctpmh.PathState.INACTIVE, alternate: sctpmh.PathState.ACTIVE}
 
         topology.restore(cut, "down")
+        healed_at = time.monotonic()
         # A heartbeat answered on the mended path makes it active again (8.3).
         await paths.reach(primary, sctpmh.PathState.ACTIVE, 30)
+        active_after = time.monotonic() - healed_at
         view = {p.address: p.state for p in client.paths}
         assert view == {primary: sctpmh.PathState.ACTIVE, alternate: sctpmh.PathState.ACTIVE}
         on_primary = server_received(cut)
@@ -68,7 +70,8 @@ async def test_primary_link_down_midway_loses_nothing(two_hosts: Opener) -> None
         stats = core_stats(client)
         print(
             f"link-down failover: {MESSAGES} messages, all in {delivered_after:.2f} s after "
-            f"the cut; path inactive after {down_after:.2f} s; path states {paths.changes}; "
+            f"the cut; path inactive after {down_after:.2f} s, active {active_after:.2f} s after "
+            f"the link came up; path states {[(a[0], s.value) for a, s in paths.changes]}; "
             f"T3 timeouts {stats['t3_expirations']}, fast retransmits "
             f"{stats['fast_retransmits']}, DATA chunks sent {stats['data_chunks_sent']}"
         )
