@@ -294,11 +294,20 @@ class PathManager:
         self.error_count += 1
         config = self._config
         pf_threshold = config.potentially_failed_threshold
+        if (
+            destination.state is PathState.INACTIVE
+            and destination.error_count > config.path_max_retransmissions
+        ):
+            # Dead for a while: the pair may be what fails, not the peer address; probe
+            # from the next local address of the family (a HEARTBEAT ACK keeps it).
+            path.source = self._pick_source(path.address[0], path.source)
+        elif path.source != (preferred := self._pick_source(path.address[0], None)):
+            # A pair found that way: its answers come back to another local address than
+            # the preferred one, across another network when routes go by destination, so
+            # it fails with either network. At its first timeout go back to the pair on the
+            # address's own network, or two paths fail as one.
+            path.source = preferred
         if destination.error_count > config.path_max_retransmissions:
-            if destination.state is PathState.INACTIVE:
-                # Dead for a while: the pair may be what fails, not the peer address; probe
-                # from the next local address of the family (a HEARTBEAT ACK keeps it).
-                path.source = self._pick_source(path.address[0], path.source)
             self._set_state(path, PathState.INACTIVE)
         elif pf_threshold is not None and destination.error_count > pf_threshold:
             self._set_state(path, PathState.POTENTIALLY_FAILED)

@@ -31,7 +31,15 @@ from tests.core.multihome import (
     association,
     two_by_two,
 )
-from tests.core.simnet import Datagram, Notice, datagrams_with, init_chunk, of_type, open_session
+from tests.core.simnet import (
+    Address,
+    Datagram,
+    Notice,
+    datagrams_with,
+    init_chunk,
+    of_type,
+    open_session,
+)
 
 PRESETS = {"default": Config(), "fast_failover": Config.fast_failover()}
 
@@ -376,3 +384,73 @@ def test_a_fast_retransmission_goes_to_the_alternate_path() -> None:
         if chunk.tsn == dropped[0]
     ]
     assert sends == [primary, alternate]
+
+
+class RoutedByDestination:
+    """The two networks of a 2x2 topology as Linux routes them without policy routing: a
+    datagram crosses the network of its destination address, whatever its source, so a
+    packet from ``server[0]`` to ``client[1]`` goes over network 1 and its answer, to
+    ``server[0]``, over network 0."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.down: set[int] = set()
+        self.apply()
+
+    def apply(self) -> None:
+        clients, servers = self.topology.client_addresses, self.topology.server_addresses
+        for i, (client, _) in enumerate(clients):
+            for j, (server, _) in enumerate(servers):
+                net = self.topology.net
+                net.link(client, server).configure(delay=DELAY, up=j not in self.down)
+                net.link(server, client).configure(delay=DELAY, up=i not in self.down)
+
+    def cut(self, index: int, *, up: bool = False) -> None:
+        if up:
+            self.down.discard(index)
+        else:
+            self.down.add(index)
+        self.apply()
+
+
+def test_a_path_confirmed_across_both_networks_returns_to_its_own_when_it_fails() -> None:
+    # Probing a failed address from the next local address (paths.py) can confirm a pair
+    # whose answers come back over the *other* network: server[0] -> client[1] goes over
+    # network 1, client[1]'s HEARTBEAT ACK to server[0] over network 0. When network 0 then
+    # fails, that path must go back to its own pair (server[1] -> client[1]) at its first
+    # timeout; staying on the crossed pair made both paths fail at once and the server lost
+    # an association whose peer kept sending to it over network 1.
+    config = Config.fast_failover()
+    topology = two_by_two(config=config, record=True)
+    net, server = topology.net, topology.server
+    routing = RoutedByDestination(topology)
+    own, crossed = topology.server_addresses[1], topology.server_addresses[0]
+    second = topology.client_addresses[1]
+    net.run(lambda: all(p.state is PathState.ACTIVE for p in server.paths()), max_time=5.0)
+
+    def source_to_second() -> Address:
+        return next(d.source for d in reversed(net.sent) if d.destination == second)
+
+    traffic = Traffic(topology, window=8 * 1024)
+    count = 200_000
+    routing.cut(1)
+    deadline = net.now + 30.0
+    # Once the probes alternate between the two local addresses, mend network 1 just after
+    # one from server[1] was lost: the next, from server[0], is answered.
+    for wanted in (crossed, own):
+        while source_to_second() != wanted:
+            assert net.now < deadline, "the server never probed client[1] from server[0]"
+            traffic.run(count, until_time=net.now + 0.01)
+    routing.cut(1, up=True)
+    traffic.run(count, until_time=net.now + 1.0)
+    assert {p.address: p.state for p in server.paths()}[second] is PathState.ACTIVE
+    assert source_to_second() == crossed  # confirmed across both networks
+
+    routing.cut(0)
+    traffic.run(count, until_time=net.now + 10.0)
+    assert server.state is State.ESTABLISHED
+    assert topology.client.state is State.ESTABLISHED
+    assert source_to_second() == own
+    routing.cut(0, up=True)
+    traffic.run(traffic.sent, max_time=60.0)
+    traffic.check_exactly_once_in_order(traffic.sent)
