@@ -202,3 +202,97 @@ async def test_usrsctp_client_against_sctpmh_server(namespace: netlab.Namespace)
     assert shutdowns
     assert shutdowns[0].udp_ports == (USRSCTP_UDP, SCTPMH_UDP)  # the usrsctp client began it
     assert report.chunk_counts()["SHUTDOWN_COMPLETE"] >= 1
+
+
+# --- multi-homed: two namespaces joined by two veth paths ------------------------------------
+
+FAILOVER = sctpmh.Config.fast_failover(
+    rto_initial=0.5, rto_min=0.2, rto_max=1.0, heartbeat_interval=0.5
+)
+
+
+@contextlib.asynccontextmanager
+async def multihomed_client(
+    topology: netlab.Topology, port: int
+) -> AsyncIterator[sctpmh.Association]:
+    """sctpmh on both left addresses, connected to usrsctp on both right addresses."""
+    with topology.left.entered():
+        association = await sctpmh.open_association(
+            topology.addresses("right"),
+            port,
+            local_addrs=topology.addresses("left"),
+            config=FAILOVER,
+            backend=UdpBackend(port=SCTPMH_UDP, remote_port=USRSCTP_UDP),
+            timeout=60,
+        )
+    try:
+        yield association
+    finally:
+        association.abort()
+
+
+async def all_paths_active(association: sctpmh.Association) -> None:
+    """Wait (bounded) until every peer address is confirmed and active (RFC 9260 5.4)."""
+
+    def active() -> bool:
+        return all(p.state is sctpmh.PathState.ACTIVE for p in association.paths)
+
+    async with asyncio.timeout(60):
+        if active():
+            return
+        async for event in association.events():
+            if isinstance(event, sctpmh.PathStateChanged) and active():
+                return
+
+
+async def test_multihomed_sctpmh_client_against_usrsctp(topology: netlab.Topology) -> None:
+    program = usrsctp_program("echo_server")
+    with usrsctp_server(topology.right, program, str(USRSCTP_UDP)):
+        with capture.captured(topology.left, PORTS) as reports:
+            async with multihomed_client(topology, 7) as association:
+                # usrsctp listed both its IPv4 addresses (and no IPv6 one: sctpmh's INIT said
+                # IPv4 only), and both were confirmed by HEARTBEAT.
+                assert sorted(association.peer_addresses) == [
+                    (host, 7) for host in topology.addresses("right")
+                ]
+                await all_paths_active(association)
+                for stream in range(4):
+                    await association.send(b"multi %d" % stream, stream=stream, ppid=stream)
+                    reply = await asyncio.wait_for(association.recv(), 60)
+                    assert (reply.data, reply.stream, reply.ppid) == (
+                        b"multi %d" % stream,
+                        stream,
+                        stream,
+                    )
+                await asyncio.wait_for(association.close(), 60)
+    (report,) = reports
+    for path in topology.paths:
+        assert (path.left_v4, path.right_v4) in report.paths()
+        assert (path.right_v4, path.left_v4) in report.paths()
+    assert report.chunk_counts()["SHUTDOWN_COMPLETE"] >= 1
+
+
+async def test_failover_to_usrsctp_when_a_veth_goes_down(topology: netlab.Topology) -> None:
+    # usrsctp's programs cannot tune their timers (65-70 s to move their own data off a dead
+    # path), so sctpmh is the sender here: usrsctp's discard_server (SCTP port 9) acknowledges
+    # on the path the data came by.
+    program = usrsctp_program("discard_server")
+    count = 60
+    with usrsctp_server(topology.right, program, str(USRSCTP_UDP)) as server:
+        with capture.captured(topology.left, PORTS) as reports:
+            async with multihomed_client(topology, 9) as association:
+                primary = next(p.address for p in association.paths if p.primary)
+                cut = topology.addresses("right").index(primary[0])
+                for i in range(count):
+                    if i == count // 2:
+                        topology.cut(cut, how="down")
+                    await association.send(b"m%03d" % i, stream=i % 3, ppid=7)
+                # A graceful close completes only once the peer holds everything (RFC 9260
+                # section 9.2).
+                await asyncio.wait_for(association.close(), 120)
+    (log,) = server
+    assert log.count("Msg of length 4 received") == count
+    (report,) = reports
+    alternate = topology.paths[1 - cut]
+    assert report.with_chunk("DATA")[-1].destination == alternate.right_v4
+    assert any(f.destination == alternate.left_v4 for f in report.with_chunk("SACK"))
