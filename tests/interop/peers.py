@@ -7,6 +7,7 @@ Programs that bind the wildcard address run only inside a namespace the test cre
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import sctpmh
 from lab import netlab
 
 USRSCTP = Path("/usr/lib/usrsctp")
@@ -59,3 +61,17 @@ def loopback_namespace() -> Iterator[netlab.Namespace]:
         yield namespace
     finally:
         subprocess.run(["ip", "netns", "del", namespace.name], capture_output=True, check=False)
+
+
+async def all_paths_active(association: sctpmh.Association) -> None:
+    """Wait (bounded) until every peer address is confirmed and active (RFC 9260 5.4)."""
+
+    def active() -> bool:
+        return all(p.state is sctpmh.PathState.ACTIVE for p in association.paths)
+
+    async with asyncio.timeout(60):
+        if active():
+            return
+        async for event in association.events():
+            if isinstance(event, sctpmh.PathStateChanged) and active():
+                return

@@ -14,6 +14,8 @@ in INIT / INIT ACK, so each test runs them in a namespace of its own whose only 
 - usrsctp ``client REMOTE_ADDR PORT LOCAL_PORT LOCAL_UDP REMOTE_UDP`` -> sctpmh server: each
   stdin line is a message (stream 0, PPID 0), the echo is printed; end of input shuts the
   association down gracefully and the client exits.
+- Multi-homed (two namespaces, two veth paths): sctpmh against ``echo_server`` on both of its
+  addresses, and a failover to ``discard_server`` when sctpmh's primary veth goes down.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pytest
 import sctpmh
 from lab import capture, netlab
 from sctpmh.userspace.udp import UdpBackend
-from tests.interop.peers import loopback_namespace, usrsctp_program
+from tests.interop.peers import all_paths_active, loopback_namespace, usrsctp_program
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
 
@@ -229,20 +231,6 @@ async def multihomed_client(
         yield association
     finally:
         association.abort()
-
-
-async def all_paths_active(association: sctpmh.Association) -> None:
-    """Wait (bounded) until every peer address is confirmed and active (RFC 9260 5.4)."""
-
-    def active() -> bool:
-        return all(p.state is sctpmh.PathState.ACTIVE for p in association.paths)
-
-    async with asyncio.timeout(60):
-        if active():
-            return
-        async for event in association.events():
-            if isinstance(event, sctpmh.PathStateChanged) and active():
-                return
 
 
 async def test_multihomed_sctpmh_client_against_usrsctp(topology: netlab.Topology) -> None:

@@ -25,7 +25,7 @@ import pytest
 import sctpmh
 from lab import capture, netlab
 from sctpmh.userspace.udp import UdpBackend
-from tests.interop.peers import missing, require_capture_tools
+from tests.interop.peers import all_paths_active, missing, require_capture_tools
 
 pytestmark = [pytest.mark.kernel, pytest.mark.interop]
 
@@ -152,20 +152,6 @@ async def exchange(client: sctpmh.Association) -> None:
     for stream in {s for _, s, _ in MESSAGES}:
         sent = [(d, p) for d, s, p in MESSAGES if s == stream]
         assert [(m.data, m.ppid) for m in got if m.stream == stream] == sent
-
-
-async def all_paths_active(association: sctpmh.Association) -> None:
-    """Wait (bounded) until every peer address is confirmed and active (RFC 9260 5.4)."""
-
-    def active() -> bool:
-        return all(p.state is sctpmh.PathState.ACTIVE for p in association.paths)
-
-    async with asyncio.timeout(60):
-        if active():
-            return
-        async for event in association.events():
-            if isinstance(event, sctpmh.PathStateChanged) and active():
-                return
 
 
 def check_paths_used(report: capture.Report, topology: netlab.Topology, paths: int) -> None:
