@@ -109,14 +109,18 @@ async def echo(association: sctpmh.Association) -> None:
 
 @contextlib.asynccontextmanager
 async def pair(
-    topology: netlab.Topology, role: str, paths: int, handler: Handler = echo
+    topology: netlab.Topology,
+    role: str,
+    paths: int,
+    handler: Handler = echo,
+    family: str = "v4",
 ) -> AsyncIterator[Pair]:
     """``role`` "udp-client": sctpmh's udp backend connects to a kernel server; "udp-server":
     a kernel client connects to sctpmh's udp backend."""
-    kernel = Side(topology.left, topology.addresses("left")[:paths], "kernel")
+    kernel = Side(topology.left, topology.addresses("left", family)[:paths], "kernel")
     udp = Side(
         topology.right,
-        topology.addresses("right")[:paths],
+        topology.addresses("right", family)[:paths],
         UdpBackend(port=SCTPMH_UDP, remote_port=KERNEL_UDP),
     )
     server_side, client_side = (kernel, udp) if role == "udp-client" else (udp, kernel)
@@ -251,3 +255,18 @@ async def test_failover_when_a_veth_goes_down(kernel_udp: netlab.Topology, role:
         f for f in report.with_chunk("DATA") if alternate.right_v4 in (f.source, f.destination)
     ]
     assert after_cut, "no DATA went over the remaining path"
+
+
+@pytest.mark.parametrize("role", ["udp-client", "udp-server"])
+async def test_echo_over_ipv6(kernel_udp: netlab.Topology, role: str) -> None:
+    topology = kernel_udp
+    with capture.captured(topology.right, PORTS) as reports:
+        async with pair(topology, role, 2, family="v6") as p:
+            await exchange(p.client)
+            await all_paths_active(p.client)
+            await asyncio.wait_for(p.client.close(), 60)
+    (report,) = reports
+    for path in topology.paths:
+        assert (path.right_v6, path.left_v6) in report.paths()
+        assert (path.left_v6, path.right_v6) in report.paths()
+    assert report.chunk_counts()["SHUTDOWN_COMPLETE"] >= 1
