@@ -40,6 +40,7 @@ from sctpmh.core.params import (
     Param,
     ParamType,
     address_of,
+    address_types_of,
     cookie_preservative,
     cookie_preservative_ms,
     encode_params,
@@ -47,6 +48,7 @@ from sctpmh.core.params import (
     ipv4_address,
     ipv6_address,
     state_cookie,
+    supported_address_types,
     supported_extensions,
     unknown_param_action,
 )
@@ -161,6 +163,12 @@ class Handshake:
 
     def _send_init(self, now: float) -> None:
         params = self._own_params()
+        types = _address_types(self._tcb.paths.local_addresses)
+        if types:
+            # RFC 9260 section 3.3.2.1 / 5.1.2: the families we can use, so that the peer
+            # does not list addresses of another family in its INIT ACK (usrsctp and Linux
+            # list every address of the host otherwise).
+            params.append(supported_address_types(types))
         if self._cookie_preservative_ms:
             params.append(cookie_preservative(self._cookie_preservative_ms))
         init = InitChunk(
@@ -183,16 +191,17 @@ class Handshake:
         self._tcb.send_raw_to(path, self._tcb.peer_tag, self._cookie_echo)
         self.t1.start(now, path.destination.rto)
 
-    def _own_params(self) -> list[Param]:
-        # Our addresses when there are several (RFC 9260 section 5.1.2), and PR-SCTP
-        # (RFC 3758 section 3.3.1: Forward-TSN-Supported, also listed in Supported
-        # Extensions as RFC 5061 section 4.2.7 has it).
+    def _own_params(self, address_types: set[int] | None = None) -> list[Param]:
+        # Our addresses when there are several (RFC 9260 section 5.1.2; only those of
+        # ``address_types`` when given), and PR-SCTP (RFC 3758 section 3.3.1:
+        # Forward-TSN-Supported, also listed in Supported Extensions as RFC 5061 section
+        # 4.2.7 has it).
         params: list[Param] = []
         local = self._tcb.paths.local_addresses
         if len(local) > 1:
             for host, _port in local:
                 param = _address_param(host)
-                if param is not None:
+                if param is not None and (address_types is None or param.type in address_types):
                     params.append(param)
         params.append(forward_tsn_supported())
         params.append(supported_extensions([ChunkType.FORWARD_TSN]))
@@ -238,7 +247,10 @@ class Handshake:
                 chunk, inbound, parsed, self._random_tag(), self._tcb.rng.getrandbits(32), 0, 0
             )
             return False
-        new_hosts = [host for host in peer_hosts if host not in self._tcb.paths]
+        paths = self._tcb.paths
+        # An address we could never reach has no path (see _establish_from_cookie): it is
+        # not new, whatever the peer lists.
+        new_hosts = [h for h in peer_hosts if h not in paths and paths.reachable(h)]
         if state in HANDSHAKE:
             # Section 5.2.1: an INIT collision; answer with the parameters of our own INIT.
             if new_hosts and state is State.COOKIE_ECHOED:
@@ -306,7 +318,17 @@ class Handshake:
             peer_port=inbound.source_port,
             peer_prsctp=parsed.prsctp,
         )
-        params: list[Param] = [state_cookie(self._jar.make(state)), *self._own_params()]
+        accepted = None
+        if parsed.address_types is not None:
+            # Section 5.1.2: list only addresses of the types the peer supports; the family
+            # its INIT came from and those it listed count as supported too (the
+            # IMPLEMENTATION NOTE there).
+            accepted = set(parsed.address_types)
+            for host in (inbound.source[0], *parsed.addresses):
+                param = _address_param(host)
+                if param is not None:
+                    accepted.add(param.type)
+        params: list[Param] = [state_cookie(self._jar.make(state)), *self._own_params(accepted)]
         # Section 3.2.2: unrecognized INIT parameters come back in the INIT ACK.
         room = self._tcb.core.mtu - COMMON_HEADER_SIZE - 20
         room -= sum(4 + len(p.value) + 3 for p in params)
@@ -411,8 +433,10 @@ class Handshake:
         self._tcb.inbound_streams = min(self._tcb.config.inbound_streams, chunk.outbound_streams)
         self._tcb.peer_prsctp = parsed.prsctp
         for host in (inbound.source[0], *parsed.addresses):
-            # Section 5.4: the addresses the peer lists are unconfirmed until probed.
-            self._tcb.paths.add((host, self._tcb.remote_port), confirmed=False)
+            # Section 5.4: the addresses the peer lists are unconfirmed until probed. One of
+            # a family we have no local address of gets no path: nothing can be sent to it.
+            if self._tcb.paths.reachable(host):
+                self._tcb.paths.add((host, self._tcb.remote_port), confirmed=False)
         echo: list[Chunk] = [CookieEchoChunk(cookie)]
         if parsed.unrecognized:
             # Section 3.2.2: unrecognized INIT ACK parameters are reported in an ERROR chunk
@@ -568,7 +592,8 @@ class Handshake:
         hosts = cookie.peer_addresses or (inbound.source[0],)
         paths.add((hosts[0], port), confirmed=True)
         for host in (*hosts[1:], inbound.source[0]):
-            paths.add((host, port), confirmed=False)
+            if paths.reachable(host):  # as in the INIT ACK's handling
+                paths.add((host, port), confirmed=False)
         self._transfer.start_data_plane()
 
     def _became_established(self, now: float, *, restarted: bool) -> None:
@@ -647,6 +672,8 @@ class _ParsedParams:
     preservative_ms: int
     host_name: Param | None
     prsctp: bool
+    address_types: tuple[int, ...] | None
+    """Supported Address Types (section 3.3.2.1), None when the peer sent none."""
 
 
 def _parse_params(params: Sequence[Param], known: frozenset[int]) -> _ParsedParams:
@@ -657,6 +684,7 @@ def _parse_params(params: Sequence[Param], known: frozenset[int]) -> _ParsedPara
     preservative = 0
     host_name: Param | None = None
     prsctp = False
+    address_types: tuple[int, ...] | None = None
     for param in params:
         if param.type not in known:
             stop, report = unknown_param_action(param.type)
@@ -674,6 +702,9 @@ def _parse_params(params: Sequence[Param], known: frozenset[int]) -> _ParsedPara
         if param.type == ParamType.SUPPORTED_EXTENSIONS:
             prsctp = prsctp or ChunkType.FORWARD_TSN in param.value
             continue
+        if param.type == ParamType.SUPPORTED_ADDRESS_TYPES:
+            address_types = address_types_of(param)
+            continue
         host = address_of(param)
         if host is not None:
             addresses.append(host)
@@ -681,7 +712,19 @@ def _parse_params(params: Sequence[Param], known: frozenset[int]) -> _ParsedPara
         ms = cookie_preservative_ms(param)
         if ms is not None:
             preservative = ms
-    return _ParsedParams(tuple(addresses), tuple(unrecognized), preservative, host_name, prsctp)
+    return _ParsedParams(
+        tuple(addresses), tuple(unrecognized), preservative, host_name, prsctp, address_types
+    )
+
+
+def _address_types(local: Sequence[Address]) -> list[int]:
+    """The address parameter types of ``local``'s families (RFC 9260 section 3.3.2.1)."""
+    versions = set()
+    for host, _port in local:
+        param = _address_param(host)
+        if param is not None:
+            versions.add(param.type)
+    return sorted(versions)
 
 
 def _address_param(host: str) -> Param | None:

@@ -177,6 +177,10 @@ class PathManager:
             self._primary = path
         return path
 
+    def reachable(self, host: str) -> bool:
+        """Whether some local address can send to peer ``host`` (one of its family)."""
+        return self._pick_source(host, None) is not None
+
     def set_primary(self, path: PeerPath) -> None:
         """Make ``path`` primary (RFC 9260 section 6.4); reports ``PrimaryChanged``."""
         if path is not self._primary:

@@ -45,6 +45,7 @@ class _SharedSocket(asyncio.DatagramProtocol):
         self.host = host
         self.port = port
         self.transport: asyncio.DatagramTransport | None = None
+        self.family = Endpoint(host, port).family
         self.carriers: dict[int, _UdpCarrier] = {}  # by SCTP port
         self.cut = False  # a test cut the link: nothing in, nothing out
 
@@ -268,14 +269,20 @@ class _UdpCarrier:
     def send(self, data: bytes, source: Address, destination: Address) -> None:
         if not self._open:
             return
-        shared = self._by_host.get(source[0]) or next(iter(self._by_host.values()))
-        if shared.transport is None or shared.cut:
-            return
         if len(data) > _HEADER and data[_HEADER] == _INIT_ACK and destination in self._init_ports:
             port = self._init_ports[destination]
         else:
             port = self._peer_ports.get(destination, self._backend.remote_port)
-        shared.transport.sendto(data, Endpoint(destination[0], port).sockaddr())
+        target = Endpoint(destination[0], port)
+        shared = self._by_host.get(source[0])
+        if shared is None or shared.family != target.family:
+            # No socket of ours on that source: one of the destination's family, if any (a
+            # socket of the other family would refuse the address, and asyncio would close
+            # it for good over that).
+            shared = next((s for s in self._by_host.values() if s.family == target.family), None)
+        if shared is None or shared.transport is None or shared.cut:
+            return
+        shared.transport.sendto(data, target.sockaddr())
 
     def close(self) -> None:
         if self._open:
