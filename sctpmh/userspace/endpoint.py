@@ -115,10 +115,16 @@ class UserspaceEndpoint:
         self.backend_name = backend_name
         self._local = list(local)
         self._config = config
-        self._core_config = _core_config(config, self._local[0].port, remote_port)
+        self._rng = random.SystemRandom()
+        # One cookie secret for the endpoint, not one per listener core: a cookie handed out
+        # before another association took the listener's place must still open at the
+        # listener that replaced it (RFC 9260 section 5.1.3: the endpoint's secret key).
+        self._core_config = dataclasses.replace(
+            _core_config(config, self._local[0].port, remote_port),
+            secret=self._rng.randbytes(32),
+        )
         self._on_association = on_association
         self._on_association_lost = on_association_lost
-        self._rng = random.SystemRandom()
         self._carrier: Carrier | None = None
         self._by_tag: dict[int, _Driven] = {}
         self._by_peer: dict[Address, _Driven] = {}
