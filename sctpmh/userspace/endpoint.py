@@ -58,6 +58,10 @@ class Carrier(Protocol):
     def send(self, data: bytes, source: Address, destination: Address) -> None:
         """Put one SCTP packet on the way from our ``source`` to ``destination``."""
 
+    def forget(self, peers: Sequence[Address]) -> None:
+        """The association with these peer addresses has ended: drop what was learned
+        about them (a new association from the same addresses starts afresh)."""
+
     def close(self) -> None:
         """Stop carrying; nothing more arrives."""
 
@@ -213,10 +217,15 @@ class UserspaceEndpoint:
 
     # --- input ---------------------------------------------------------------------------------
 
-    def datagram_received(self, data: bytes, source: Address, destination: Address) -> None:
-        """One SCTP packet arrived from ``source`` at our ``destination``."""
+    def datagram_received(self, data: bytes, source: Address, destination: Address) -> bool:
+        """One SCTP packet arrived from ``source`` at our ``destination``.
+
+        True when an association accepted it under its own verification tag (RFC 9260
+        section 8.5: checksum, ports, tag and source address checked, nothing dropped it):
+        only then may a carrier believe what the packet says about the peer, such as the
+        UDP port it comes from."""
         if self._closed or len(data) < _HEADER_SIZE:
-            return
+            return False
         tag = int.from_bytes(data[4:8], "big")
         driven = self._by_tag.get(tag) if tag else None
         if driven is None:
@@ -224,9 +233,14 @@ class UserspaceEndpoint:
         if driven is None:
             driven = self._listener
             if driven is None:
-                return
-        driven.core.receive_datagram(data, source, self.loop.time(), destination)
+                return False
+        core = driven.core
+        dropped = core.stats.packets_dropped
+        core.receive_datagram(data, source, self.loop.time(), destination)
         self._mark(driven)
+        # The tag is compared after processing: a COOKIE ECHO that made the listener an
+        # association carries the tag it now has (section 5.1.5).
+        return bool(tag) and tag == core.local_tag and core.stats.packets_dropped == dropped
 
     def touch(self, transport: UserspaceTransport) -> None:
         """``transport``'s association has work (a send, a shutdown, reading resumed)."""
@@ -395,8 +409,11 @@ class UserspaceEndpoint:
         self._dirty.pop(driven, None)
         for tag in [k for k, v in self._by_tag.items() if v is driven]:
             del self._by_tag[tag]
-        for peer in [k for k, v in self._by_peer.items() if v is driven]:
+        peers = [k for k, v in self._by_peer.items() if v is driven]
+        for peer in peers:
             del self._by_peer[peer]
+        if self._carrier is not None and peers:
+            self._carrier.forget(peers)
         if driven.timer is not None:
             driven.timer.cancel()
             driven.timer = None

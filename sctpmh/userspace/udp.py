@@ -32,6 +32,10 @@ __all__ = ["BACKEND", "SCTP_OVER_UDP_PORT", "UdpBackend"]
 SCTP_OVER_UDP_PORT: Final = 9899
 _EPHEMERAL: Final = range(49152, 65536)  # RFC 6335 section 6
 _HEADER: Final = 12  # the SCTP common header (RFC 9260 section 3.1)
+#: Unknown peers whose UDP port is remembered until their answer has gone out: far more
+#: than the datagrams one loop iteration reads, so no answer loses its port.
+_HEARD_MAX: Final = 4096
+_INIT_ACK: Final = b"\x02"  # the first chunk's type byte (RFC 9260 section 3.2)
 
 
 class _SharedSocket(asyncio.DatagramProtocol):
@@ -219,20 +223,29 @@ class _UdpCarrier:
         self._by_host = {s.host: s for s in shared}
         self._endpoint = endpoint
         self._sctp_port = sctp_port
-        self._peer_ports: dict[Address, int] = {}
+        self._peer_ports: dict[Address, int] = {}  # learned from accepted packets
+        self._heard: dict[Address, int] = {}  # the latest packets of peers not known yet
         self._open = True
 
     def received(self, data: bytes, host: str, udp_port: int, destination: tuple[str, int]) -> None:
         """A datagram for our SCTP port from ``(host, udp_port)``.
 
-        The peer's UDP port is learned from its packets (RFC 6951 section 5.1), keyed by its
-        SCTP address; from an INIT only while that peer is not known yet, so that a forged
-        INIT cannot move an association's traffic elsewhere."""
+        The peer's UDP port is learned (RFC 6951 section 5.1), keyed by its SCTP address,
+        only from packets an association accepted under its verification tag: anyone can
+        send a datagram from the peer's address and SCTP port, and a forged one must not
+        move an association's traffic elsewhere. What an unknown peer's packets draw (an
+        INIT ACK, an out-of-the-blue ABORT) goes back to the UDP port they came from, held
+        in a small table that an INIT flood cannot grow (the listener keeps no state,
+        RFC 9260 section 5.1.3)."""
         sctp_source = int.from_bytes(data[0:2], "big")
         peer = (host, sctp_source)
-        if int.from_bytes(data[4:8], "big") or peer not in self._peer_ports:
+        heard = self._heard
+        heard.pop(peer, None)
+        if len(heard) >= _HEARD_MAX:
+            del heard[next(iter(heard))]  # the oldest: its answer has long gone out
+        heard[peer] = udp_port
+        if self._endpoint.datagram_received(data, peer, destination):
             self._peer_ports[peer] = udp_port
-        self._endpoint.datagram_received(data, peer, destination)
 
     def send(self, data: bytes, source: Address, destination: Address) -> None:
         if not self._open:
@@ -240,8 +253,18 @@ class _UdpCarrier:
         shared = self._by_host.get(source[0]) or next(iter(self._by_host.values()))
         if shared.transport is None or shared.cut:
             return
-        port = self._peer_ports.get(destination, self._backend.remote_port)
+        learned = self._peer_ports.get(destination)
+        heard = self._heard.get(destination)
+        if data[12:13] == _INIT_ACK:
+            # An INIT ACK answers the INIT just heard, from wherever it came: a known peer
+            # that restarted may use a new UDP port (RFC 9260 section 5.2.2).
+            learned, heard = heard, learned
+        port = learned or heard or self._backend.remote_port
         shared.transport.sendto(data, Endpoint(destination[0], port).sockaddr())
+
+    def forget(self, peers: Sequence[Address]) -> None:
+        for peer in peers:
+            self._peer_ports.pop(peer, None)
 
     def close(self) -> None:
         if self._open:
