@@ -160,3 +160,28 @@ async def test_section_8_5_a_wrong_tag_does_not_touch_an_association() -> None:
                 assert await peer.receive(SILENCE) is None  # an ABORT is never answered
             finally:
                 peer.close()
+
+
+async def test_chunks_behind_an_init_ack_from_a_stranger_do_not_reach_an_association() -> None:
+    # An INIT ACK may come from any address of the peer (section 5.1.2), so the source check
+    # lets it by; what is bundled after it (an INIT ACK must travel alone, section 6.10)
+    # must not ride along into an established association from a non-peer address.
+    async with live_endpoint() as live:
+        async with sctpmh.open_association(
+            ["127.0.0.1"], live.sctp_port, local_addrs=["127.0.0.3"], backend=live.client_backend()
+        ) as client:
+            await client.send(b"up", stream=1)
+            assert (await asyncio.wait_for(client.recv(), 10)).data == b"up"
+            (client_address,) = client.local_addresses
+            stranger = live.peer("127.0.0.30", client_address[1])
+            try:
+                (server_tag,) = live.endpoint._by_tag
+                ack = InitAckChunk(1, 65535, 1, 1, 1)
+                stranger.send(server_tag, [ack, AbortChunk()])
+                stranger.send(server_tag, [ack, ShutdownChunk(0)])
+                assert await stranger.receive(SILENCE) is None
+                assert live.tables()["driven"] == 1
+                await client.send(b"still up", stream=1)
+                assert (await asyncio.wait_for(client.recv(), 10)).data == b"still up"
+            finally:
+                stranger.close()
