@@ -35,6 +35,7 @@ _HEADER: Final = 12  # the SCTP common header (RFC 9260 section 3.1)
 #: Unknown peers whose UDP port is remembered until their answer has gone out: far more
 #: than the datagrams one loop iteration reads, so no answer loses its port.
 _HEARD_MAX: Final = 4096
+_NO_TAG: Final = b"\x00\x00\x00\x00"
 _INIT_ACK: Final = b"\x02"  # the first chunk's type byte (RFC 9260 section 3.2)
 
 
@@ -239,11 +240,14 @@ class _UdpCarrier:
         RFC 9260 section 5.1.3)."""
         sctp_source = int.from_bytes(data[0:2], "big")
         peer = (host, sctp_source)
-        heard = self._heard
-        heard.pop(peer, None)
-        if len(heard) >= _HEARD_MAX:
-            del heard[next(iter(heard))]  # the oldest: its answer has long gone out
-        heard[peer] = udp_port
+        if peer not in self._peer_ports or data[4:8] == _NO_TAG:
+            # An unknown peer, or an INIT (tag 0, section 8.5.1 A) that may come from a known
+            # peer's new UDP port; a known peer's other packets skip this (the data path).
+            heard = self._heard
+            heard.pop(peer, None)
+            if len(heard) >= _HEARD_MAX:
+                del heard[next(iter(heard))]  # the oldest: its answer has long gone out
+            heard[peer] = udp_port
         if self._endpoint.datagram_received(data, peer, destination):
             self._peer_ports[peer] = udp_port
 
