@@ -6,7 +6,9 @@ port, unless configured): :class:`UdpBackend` opens one UDP socket per local add
 port, shared by every endpoint on the address, and hands each datagram to the endpoint whose
 SCTP port it is addressed to. Towards the peer it sends to ``remote_port`` until the peer's
 packets show the UDP port it really uses (RFC 6951 section 5.1: the UDP source port of
-received packets is remembered per peer address), as Linux does.
+received packets is remembered per peer address), as Linux does; only packets an association
+accepted under its verification tag count, so a forged datagram cannot redirect it
+(docs/hostile-input.md).
 
 Only loopback and addresses of this host can be bound; what the endpoints send is plain UDP.
 """
