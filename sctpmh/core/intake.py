@@ -103,7 +103,7 @@ def screen(tcb: Tcb, packet: Packet, inbound: Inbound) -> Sequence[Chunk] | None
         return None
     if tcb.state is State.CLOSED:
         return _ootb(tcb, packet, inbound)
-    if inbound.path is None and type(first) is not InitAckChunk and len(tcb.paths):
+    if inbound.path is None and len(tcb.paths) and not _lone_init_ack(tcb, chunks):
         # Not one of the peer's addresses (RFC 9260 section 8.5 asks the tag to match; the
         # address must too, or anyone who learned the tag could add a path, and over UDP
         # blind spoofing of addresses is easy). An INIT ACK may come from any address of the
@@ -114,6 +114,13 @@ def screen(tcb: Tcb, packet: Packet, inbound: Inbound) -> Sequence[Chunk] | None
     if tag != tcb.local_tag and type(first) is not CookieEchoChunk:
         return _foreign_tag(tcb, packet, inbound)
     return chunks
+
+
+def _lone_init_ack(tcb: Tcb, chunks: Sequence[Chunk]) -> bool:
+    # The one exception to the source check: an INIT ACK while we wait for it, alone in its
+    # packet as section 6.10 has it. Anything bundled with it, or an INIT ACK in any other
+    # state, would let a stranger who knows the tag reach the association's chunk handlers.
+    return len(chunks) == 1 and type(chunks[0]) is InitAckChunk and tcb.state is State.COOKIE_WAIT
 
 
 def _ootb(tcb: Tcb, packet: Packet, inbound: Inbound) -> Sequence[Chunk] | None:

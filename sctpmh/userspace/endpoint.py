@@ -58,6 +58,10 @@ class Carrier(Protocol):
     def send(self, data: bytes, source: Address, destination: Address) -> None:
         """Put one SCTP packet on the way from our ``source`` to ``destination``."""
 
+    def forget(self, peers: Sequence[Address]) -> None:
+        """The association with these peer addresses has ended: drop what was learned
+        about them (a new association from the same addresses starts afresh)."""
+
     def close(self) -> None:
         """Stop carrying; nothing more arrives."""
 
@@ -115,10 +119,16 @@ class UserspaceEndpoint:
         self.backend_name = backend_name
         self._local = list(local)
         self._config = config
-        self._core_config = _core_config(config, self._local[0].port, remote_port)
+        self._rng = random.SystemRandom()
+        # One cookie secret for the endpoint, not one per listener core: a cookie handed out
+        # before another association took the listener's place must still open at the
+        # listener that replaced it (RFC 9260 section 5.1.3: the endpoint's secret key).
+        self._core_config = dataclasses.replace(
+            _core_config(config, self._local[0].port, remote_port),
+            secret=self._rng.randbytes(32),
+        )
         self._on_association = on_association
         self._on_association_lost = on_association_lost
-        self._rng = random.SystemRandom()
         self._carrier: Carrier | None = None
         self._by_tag: dict[int, _Driven] = {}
         self._by_peer: dict[Address, _Driven] = {}
@@ -208,9 +218,12 @@ class UserspaceEndpoint:
     # --- input ---------------------------------------------------------------------------------
 
     def datagram_received(self, data: bytes, source: Address, destination: Address) -> bool:
-        """One SCTP packet arrived from ``source`` at our ``destination``. True when it
-        carried the verification tag its association expects (RFC 9260 section 8.5), after
-        taking it in: the sender then is the peer, not someone who only knows its address."""
+        """One SCTP packet arrived from ``source`` at our ``destination``.
+
+        True when an association accepted it under its own verification tag (RFC 9260
+        section 8.5: checksum, ports, tag and source address checked, nothing dropped it):
+        only then may a carrier believe what the packet says about the peer, such as the
+        UDP port it comes from."""
         if self._closed or len(data) < _HEADER_SIZE:
             return False
         tag = int.from_bytes(data[4:8], "big")
@@ -221,11 +234,13 @@ class UserspaceEndpoint:
             driven = self._listener
             if driven is None:
                 return False
-        driven.core.receive_datagram(data, source, self.loop.time(), destination)
+        core = driven.core
+        dropped = core.stats.packets_dropped
+        core.receive_datagram(data, source, self.loop.time(), destination)
         self._mark(driven)
-        # After, not before: a valid COOKIE ECHO gives the listener (or a restarted
-        # association) the tag it carries.
-        return tag != 0 and driven.core.local_tag == tag
+        # The tag is compared after processing: a COOKIE ECHO that made the listener an
+        # association carries the tag it now has (section 5.1.5).
+        return bool(tag) and tag == core.local_tag and core.stats.packets_dropped == dropped
 
     def touch(self, transport: UserspaceTransport) -> None:
         """``transport``'s association has work (a send, a shutdown, reading resumed)."""
@@ -394,8 +409,11 @@ class UserspaceEndpoint:
         self._dirty.pop(driven, None)
         for tag in [k for k, v in self._by_tag.items() if v is driven]:
             del self._by_tag[tag]
-        for peer in [k for k, v in self._by_peer.items() if v is driven]:
+        peers = [k for k, v in self._by_peer.items() if v is driven]
+        for peer in peers:
             del self._by_peer[peer]
+        if self._carrier is not None and peers:
+            self._carrier.forget(peers)
         if driven.timer is not None:
             driven.timer.cancel()
             driven.timer = None

@@ -113,6 +113,9 @@ class _MemoryCarrier:
         if self._open:
             self._network.deliver(data, source, destination)
 
+    def forget(self, peers: Sequence[Address]) -> None:
+        return  # the memory network learns nothing about peers
+
     def close(self) -> None:
         if self._open:
             self._open = False

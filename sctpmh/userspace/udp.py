@@ -6,7 +6,9 @@ port, unless configured): :class:`UdpBackend` opens one UDP socket per local add
 port, shared by every endpoint on the address, and hands each datagram to the endpoint whose
 SCTP port it is addressed to. Towards the peer it sends to ``remote_port`` until the peer's
 packets show the UDP port it really uses (RFC 6951 section 5.1: the UDP source port of
-received packets is remembered per peer address), as Linux does.
+received packets is remembered per peer address), as Linux does; only packets an association
+accepted under its verification tag count, so a forged datagram cannot redirect it
+(docs/hostile-input.md).
 
 Only loopback and addresses of this host can be bound; what the endpoints send is plain UDP.
 """
@@ -34,8 +36,12 @@ __all__ = ["BACKEND", "SCTP_OVER_UDP_PORT", "UdpBackend"]
 SCTP_OVER_UDP_PORT: Final = 9899
 _EPHEMERAL: Final = range(49152, 65536)  # RFC 6335 section 6
 _HEADER: Final = 12  # the SCTP common header (RFC 9260 section 3.1)
-_INIT_ACK: Final = 2  # chunk type (RFC 9260 section 3.3.3), never bundled (section 6.10)
 logger = logging.getLogger("sctpmh.userspace")
+#: Unknown peers whose UDP port is remembered until their answer has gone out: far more
+#: than the datagrams one loop iteration reads, so no answer loses its port.
+_HEARD_MAX: Final = 4096
+_NO_TAG: Final = b"\x00\x00\x00\x00"
+_INIT_ACK: Final = b"\x02"  # the first chunk's type byte (RFC 9260 section 3.2)
 
 
 class _SharedSocket(asyncio.DatagramProtocol):
@@ -246,34 +252,43 @@ class _UdpCarrier:
         self._by_host = {s.host: s for s in shared}
         self._endpoint = endpoint
         self._sctp_port = sctp_port
-        self._peer_ports: dict[Address, int] = {}
-        self._init_ports: dict[Address, int] = {}  # where each peer's latest INIT came from
+        self._peer_ports: dict[Address, int] = {}  # learned from accepted packets
+        self._heard: dict[Address, int] = {}  # the latest packets of peers not known yet
         self._open = True
 
     def received(self, data: bytes, host: str, udp_port: int, destination: tuple[str, int]) -> None:
         """A datagram for our SCTP port from ``(host, udp_port)``.
 
-        The peer's UDP port is learned from its packets (RFC 6951 section 5.1), keyed by its
-        SCTP address: from a packet that carried its association's verification tag, or from
-        any packet while that peer is not known yet, so that a forged packet cannot move an
-        association's traffic elsewhere. An INIT is answered where it came from, which is
-        how a restarted peer on a new UDP port is reached (RFC 9260 section 5.2.4)."""
-        peer = (host, int.from_bytes(data[0:2], "big"))
-        if not int.from_bytes(data[4:8], "big"):
-            self._init_ports[peer] = udp_port
-        if peer not in self._peer_ports:
-            self._peer_ports[peer] = udp_port
+        The peer's UDP port is learned (RFC 6951 section 5.1), keyed by its SCTP address,
+        only from packets an association accepted under its verification tag: anyone can
+        send a datagram from the peer's address and SCTP port, and a forged one must not
+        move an association's traffic elsewhere. What an unknown peer's packets draw (an
+        INIT ACK, an out-of-the-blue ABORT) goes back to the UDP port they came from, held
+        in a small table that an INIT flood cannot grow (the listener keeps no state,
+        RFC 9260 section 5.1.3)."""
+        sctp_source = int.from_bytes(data[0:2], "big")
+        peer = (host, sctp_source)
+        if peer not in self._peer_ports or data[4:8] == _NO_TAG:
+            # An unknown peer, or an INIT (tag 0, section 8.5.1 A) that may come from a known
+            # peer's new UDP port; a known peer's other packets skip this (the data path).
+            heard = self._heard
+            heard.pop(peer, None)
+            if len(heard) >= _HEARD_MAX:
+                del heard[next(iter(heard))]  # the oldest: its answer has long gone out
+            heard[peer] = udp_port
         if self._endpoint.datagram_received(data, peer, destination):
             self._peer_ports[peer] = udp_port
 
     def send(self, data: bytes, source: Address, destination: Address) -> None:
         if not self._open:
             return
-        if len(data) > _HEADER and data[_HEADER] == _INIT_ACK and destination in self._init_ports:
-            port = self._init_ports[destination]
-        else:
-            port = self._peer_ports.get(destination, self._backend.remote_port)
-        target = Endpoint(destination[0], port)
+        learned = self._peer_ports.get(destination)
+        heard = self._heard.get(destination)
+        if data[12:13] == _INIT_ACK:
+            # An INIT ACK answers the INIT just heard, from wherever it came: a known peer
+            # that restarted may use a new UDP port (RFC 9260 section 5.2.2).
+            learned, heard = heard, learned
+        target = Endpoint(destination[0], learned or heard or self._backend.remote_port)
         shared = self._by_host.get(source[0])
         if shared is None or shared.family != target.family:
             # No socket of ours on that source: one of the destination's family, if any (a
@@ -283,6 +298,10 @@ class _UdpCarrier:
         if shared is None or shared.transport is None or shared.cut:
             return
         shared.transport.sendto(data, target.sockaddr())
+
+    def forget(self, peers: Sequence[Address]) -> None:
+        for peer in peers:
+            self._peer_ports.pop(peer, None)
 
     def close(self) -> None:
         if self._open:
