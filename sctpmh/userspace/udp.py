@@ -32,28 +32,50 @@ __all__ = ["BACKEND", "SCTP_OVER_UDP_PORT", "UdpBackend"]
 SCTP_OVER_UDP_PORT: Final = 9899
 _EPHEMERAL: Final = range(49152, 65536)  # RFC 6335 section 6
 _HEADER: Final = 12  # the SCTP common header (RFC 9260 section 3.1)
+#: Datagrams read at one wake-up beyond the one asyncio hands over.
+_READ_BATCH: Final = 63
+_MAX_DATAGRAM: Final = 65535
+_SOCKADDR_CACHE: Final = 1024
 
 
 class _SharedSocket(asyncio.DatagramProtocol):
     """One UDP socket on one local address, and the SCTP endpoints that use it."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, sock: socket.socket) -> None:
         self.host = host
         self.port = port
         self.transport: asyncio.DatagramTransport | None = None
         self.carriers: dict[int, _UdpCarrier] = {}  # by SCTP port
         self.cut = False  # a test cut the link: nothing in, nothing out
+        self._sock = sock
+        self._local = (host, port)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        # asyncio's datagram transport reads one datagram per wake-up; the rest of what is
+        # queued on the socket is read here at once (a bounded batch), so that the endpoints
+        # process every readable packet before they send (one SACK for several DATA packets,
+        # RFC 9260 section 6.2) and the loop does not spin once per packet.
+        self._deliver(data, addr)
+        recvfrom = self._sock.recvfrom
+        for _ in range(_READ_BATCH):
+            try:
+                data, addr = recvfrom(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # an ICMP error reported on the socket: as error_received
+            self._deliver(data, addr)
+
+    def _deliver(self, data: bytes, addr: tuple[Any, ...]) -> None:
         if len(data) < _HEADER or self.cut:
             return
         carrier = self.carriers.get(int.from_bytes(data[2:4], "big"))
         if carrier is None:
             return  # no SCTP endpoint on that port: as the kernel, say nothing
-        carrier.received(data, str(addr[0]), int(addr[1]), (self.host, self.port))
+        carrier.received(data, addr[0], addr[1], self._local)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors (port unreachable) tell nothing that SCTP's own timers do not.
@@ -91,9 +113,9 @@ class UdpBackend:
         shared = self._sockets.get((loop, host))
         if shared is not None:
             return shared
-        shared = _SharedSocket(host, self.port)
         address = Endpoint(host, self.port)
         sock = socket.socket(address.family, socket.SOCK_DGRAM)
+        shared = _SharedSocket(host, self.port, sock)
         try:
             sock.setblocking(False)
             sock.bind(address.sockaddr())
@@ -220,6 +242,8 @@ class _UdpCarrier:
         self._endpoint = endpoint
         self._sctp_port = sctp_port
         self._peer_ports: dict[Address, int] = {}
+        # Socket addresses by (SCTP address, UDP port): parsing an address per packet costs.
+        self._sockaddrs: dict[tuple[Address, int], Any] = {}
         self._open = True
 
     def received(self, data: bytes, host: str, udp_port: int, destination: tuple[str, int]) -> None:
@@ -241,7 +265,13 @@ class _UdpCarrier:
         if shared.transport is None or shared.cut:
             return
         port = self._peer_ports.get(destination, self._backend.remote_port)
-        shared.transport.sendto(data, Endpoint(destination[0], port).sockaddr())
+        key = (destination, port)
+        sockaddr = self._sockaddrs.get(key)
+        if sockaddr is None:
+            if len(self._sockaddrs) >= _SOCKADDR_CACHE:
+                self._sockaddrs.clear()  # answers to a flood of INITs must not pile up
+            sockaddr = self._sockaddrs[key] = Endpoint(destination[0], port).sockaddr()
+        shared.transport.sendto(data, sockaddr)
 
     def close(self) -> None:
         if self._open:
