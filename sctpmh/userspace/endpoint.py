@@ -219,7 +219,15 @@ class UserspaceEndpoint:
             driven = self._listener
             if driven is None:
                 return
-        driven.core.receive_datagram(data, source, self.loop.time(), destination)
+        core = driven.core
+        core.receive_datagram(data, source, self.loop.time(), destination)
+        if core.sack_due and driven.transport is not None:
+            # RFC 9260 section 6.2: a SACK at least every second packet. When several packets
+            # were read at one wake-up, holding it to the end of the batch would acknowledge
+            # them all at once and let the sender's flight shrink to one Max.Burst (6.1 D).
+            self._dirty.pop(driven, None)
+            self._service(driven)
+            return
         self._mark(driven)
 
     def touch(self, transport: UserspaceTransport) -> None:
