@@ -4,6 +4,7 @@
                                  [--failover-trials CONFIG=N]...
     python -m benchmarks report FILE --out DIR [--no-plots]
     python -m benchmarks core [--smoke] [--out DIR]     (the userspace core alone, any host)
+    python -m benchmarks userspace [--smoke] [--out DIR] (udp backend vs aiortc, any host)
 
 ``benchmarks/run`` runs both; see benchmarks/README.md.
 """
@@ -77,6 +78,13 @@ def parser() -> argparse.ArgumentParser:
     core.add_argument(
         "--out", type=Path, default=Path("docs/benchmarks"), help="where core.json/.md go"
     )
+    userspace = commands.add_parser(
+        "userspace", help="the udp backend vs aiortc's SCTP, on this host (no kernel SCTP)"
+    )
+    userspace.add_argument("--smoke", action="store_true", help="tiny sizes, one round")
+    userspace.add_argument(
+        "--out", type=Path, default=Path("docs/benchmarks"), help="where userspace.json/.md go"
+    )
     return top
 
 
@@ -146,7 +154,7 @@ def _count_errors(value: Any) -> int:
 
 
 def measure(arguments: argparse.Namespace) -> int:
-    from . import associations, bulk, echo, failover, profiling
+    from . import associations, backends, bulk, echo, failover, profiling
     from .interleave import log
 
     settings = settings_from(arguments)
@@ -154,6 +162,7 @@ def measure(arguments: argparse.Namespace) -> int:
     runners = {
         "bulk": bulk.measure,
         "echo": echo.measure,
+        "backends": backends.measure,
         "associations": associations.measure,
         "failover": failover.measure,
         "profile": profiling.measure,
@@ -203,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
 
             core.run(arguments.out, smoke=arguments.smoke)
             return 0
+        if arguments.command == "userspace":
+            from . import userspace
+
+            result = userspace.run(arguments.out, smoke=arguments.smoke)
+            return 1 if result["errors"] else 0
         return report(arguments)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

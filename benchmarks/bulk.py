@@ -32,7 +32,7 @@ import sctp
 import sctpmh
 
 from . import common
-from .common import HOST, STEP_TIMEOUT, Tally
+from .common import HOST, STEP_TIMEOUT, Backend, Tally
 from .interleave import Contender, Sample, interleave, log
 from .loops import LOOPS, run_on
 from .settings import Settings
@@ -63,11 +63,17 @@ class _SinkProtocol(sctpmh.AssociationProtocol):
             self._done.set_result(exc)
 
 
-async def _sctpmh_protocol_sink(channel: Channel, size: int) -> dict[str, Any]:
+async def _sctpmh_protocol_sink(
+    channel: Channel, size: int, backend: Backend = None
+) -> dict[str, Any]:
     tally = Tally()
     done: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
     server = await sctpmh.create_protocol_server(
-        lambda: _SinkProtocol(tally, done), [HOST], 0, config=common.sctpmh_config()
+        lambda: _SinkProtocol(tally, done),
+        [HOST],
+        0,
+        config=common.sctpmh_config(),
+        backend=backend,
     )
     async with server:
         channel.tell(server.port)
@@ -117,10 +123,16 @@ class _SourceProtocol(sctpmh.AssociationProtocol):
             self._done.set_result(exc)
 
 
-async def _sctpmh_protocol_source(port: int, payload: bytes, seconds: float) -> dict[str, Any]:
+async def _sctpmh_protocol_source(
+    port: int, payload: bytes, seconds: float, backend: Backend = None
+) -> dict[str, Any]:
     done: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
     _, protocol = await sctpmh.open_protocol_association(
-        lambda: _SourceProtocol(payload, seconds, done), HOST, port, config=common.sctpmh_config()
+        lambda: _SourceProtocol(payload, seconds, done),
+        HOST,
+        port,
+        config=common.sctpmh_config(),
+        backend=backend,
     )
     error = await done
     if error is not None:
@@ -131,7 +143,9 @@ async def _sctpmh_protocol_source(port: int, payload: bytes, seconds: float) -> 
 # --- sctpmh, coroutine API -------------------------------------------------------------------
 
 
-async def _sctpmh_coroutine_sink(channel: Channel, size: int) -> dict[str, Any]:
+async def _sctpmh_coroutine_sink(
+    channel: Channel, size: int, backend: Backend = None
+) -> dict[str, Any]:
     tally = Tally()
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -140,16 +154,21 @@ async def _sctpmh_coroutine_sink(channel: Channel, size: int) -> dict[str, Any]:
             tally.add(len(message.data))
         done.set_result(None)
 
-    server = await sctpmh.create_server(count, [HOST], 0, config=common.sctpmh_config())
+    server = await sctpmh.create_server(
+        count, [HOST], 0, config=common.sctpmh_config(), backend=backend
+    )
     async with server:
         channel.tell(server.port)
         await done
     return tally.summary()
 
 
-async def _sctpmh_coroutine_source(port: int, payload: bytes, seconds: float) -> dict[str, Any]:
+async def _sctpmh_coroutine_source(
+    port: int, payload: bytes, seconds: float, backend: Backend = None
+) -> dict[str, Any]:
     sent = 0
-    async with sctpmh.open_association(HOST, port, config=common.sctpmh_config()) as association:
+    opening = sctpmh.open_association(HOST, port, config=common.sctpmh_config(), backend=backend)
+    async with opening as association:
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             await association.send(payload)

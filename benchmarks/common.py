@@ -19,6 +19,10 @@ import time
 from typing import Any, Final
 
 import sctpmh
+from sctpmh.seam import Backend as BackendObject
+
+#: What a contender passes as ``backend=``: a name, a backend object, or None (the default).
+Backend = str | BackendObject | None
 
 HOST: Final = "127.0.0.1"
 BUFFER_SIZE: Final = 212_992

@@ -22,7 +22,7 @@ import sctpmh
 
 from . import common, stats
 from .bulk import PYSCTP_RECEIVE_SIZE, pysctp_socket
-from .common import HOST, STEP_TIMEOUT
+from .common import HOST, STEP_TIMEOUT, Backend
 from .interleave import Contender, Sample, interleave
 from .loops import LOOPS, run_on
 from .settings import Settings
@@ -76,7 +76,7 @@ class Clock:
 # --- sctpmh ----------------------------------------------------------------------------------
 
 
-async def _sctpmh_coroutine_server(channel: Channel) -> dict[str, Any]:
+async def _sctpmh_coroutine_server(channel: Channel, backend: Backend = None) -> dict[str, Any]:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     echoed = 0
 
@@ -87,15 +87,18 @@ async def _sctpmh_coroutine_server(channel: Channel) -> dict[str, Any]:
             echoed += 1
         done.set_result(None)
 
-    server = await sctpmh.create_server(echo, [HOST], 0, config=common.sctpmh_config())
+    server = await sctpmh.create_server(
+        echo, [HOST], 0, config=common.sctpmh_config(), backend=backend
+    )
     async with server:
         channel.tell(server.port)
         await done
     return {"echoed": echoed}
 
 
-async def _sctpmh_coroutine_client(port: int, clock: Clock) -> None:
-    async with sctpmh.open_association(HOST, port, config=common.sctpmh_config()) as association:
+async def _sctpmh_coroutine_client(port: int, clock: Clock, backend: Backend = None) -> None:
+    opening = sctpmh.open_association(HOST, port, config=common.sctpmh_config(), backend=backend)
+    async with opening as association:
         clock.start()
         payload, going = clock.payload, True
         while going:
@@ -122,10 +125,10 @@ class _EchoProtocol(sctpmh.AssociationProtocol):
             self._done.set_result(None)
 
 
-async def _sctpmh_protocol_server(channel: Channel) -> dict[str, Any]:
+async def _sctpmh_protocol_server(channel: Channel, backend: Backend = None) -> dict[str, Any]:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     server = await sctpmh.create_protocol_server(
-        lambda: _EchoProtocol(done), [HOST], 0, config=common.sctpmh_config()
+        lambda: _EchoProtocol(done), [HOST], 0, config=common.sctpmh_config(), backend=backend
     )
     async with server:
         channel.tell(server.port)
@@ -163,10 +166,14 @@ class _PingProtocol(sctpmh.AssociationProtocol):
             self._done.set_result(None)
 
 
-async def _sctpmh_protocol_client(port: int, clock: Clock) -> None:
+async def _sctpmh_protocol_client(port: int, clock: Clock, backend: Backend = None) -> None:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     await sctpmh.open_protocol_association(
-        lambda: _PingProtocol(clock, done), HOST, port, config=common.sctpmh_config()
+        lambda: _PingProtocol(clock, done),
+        HOST,
+        port,
+        config=common.sctpmh_config(),
+        backend=backend,
     )
     await done
 

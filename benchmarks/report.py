@@ -91,6 +91,11 @@ def markdown(
         parts += ["## Bulk throughput\n", bulk_markdown(summary["bulk"])]
     if "echo" in summary:
         parts += ["## Echo round trips\n", echo_markdown(summary["echo"])]
+    if "backends" in summary:
+        parts += [
+            "## Backends: kernel vs udp\n",
+            backends_markdown(summary["backends"], "kernel"),
+        ]
     if "associations" in summary:
         parts += ["## Associations\n", associations_markdown(summary["associations"])]
     if "failover" in summary:
@@ -167,6 +172,49 @@ def echo_markdown(echo: dict[str, dict[str, dict[str, Any]]]) -> str:
             )
         )
     return "\n".join(parts)
+
+
+def backends_markdown(backends: dict[str, Any], baseline: str) -> str:
+    """The backends family: echo 1 KiB and bulk 16 KiB per contender, and each contender
+    against the same API of ``baseline`` (a backend name, or a contender such as "aiortc")."""
+    echo = backends.get("echo", {}).get("1024", {})
+    bulk = backends.get("bulk", {}).get("16384", {})
+    rows = []
+    for name in dict.fromkeys([*echo, *bulk]):
+        api = name.partition("-")[2]
+        other = f"{baseline}-{api}" if f"{baseline}-{api}" in echo else baseline
+        e, b = echo.get(name, {}), bulk.get(name, {})
+        e_base = echo.get(other, {}).get("round_trips_per_s")
+        b_base = bulk.get(other, {}).get("mb_per_s")
+        rate, mb = e.get("round_trips_per_s"), b.get("mb_per_s")
+        failed = (e.get("errors") or 0) + (b.get("errors") or 0)
+        rows.append(
+            [
+                name,
+                number(rate),
+                number(e.get("p50_us")),
+                number(e.get("p99_us")),
+                f"{number(mb)} ({number(b.get('messages_per_s'))})",
+                f"{number(rate / e_base, 2)}x" if rate and e_base and other != name else "",
+                f"{number(mb / b_base, 2)}x" if mb and b_base and other != name else "",
+                str(failed or ""),
+            ]
+        )
+    header = [
+        "Contender",
+        "Echo 1 KiB round trips/s",
+        "p50 µs",
+        "p99 µs",
+        "Bulk 16 KiB MB/s (msg/s)",
+        f"Echo vs {baseline}",
+        f"Bulk vs {baseline}",
+        "Failed rounds",
+    ]
+    note = (
+        f"\nRatios against {baseline} (with the same API where {baseline} has it); "
+        "medians over the rounds.\n"
+    )
+    return table(header, rows) + note
 
 
 def associations_markdown(associations: dict[str, Any]) -> str:

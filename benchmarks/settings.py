@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 #: Benchmark families, in the order a run measures them; ``--only`` picks among these.
-FAMILIES = ("bulk", "echo", "associations", "failover", "profile")
+FAMILIES = ("bulk", "echo", "backends", "associations", "failover", "profile")
 
 #: Failover configurations: the library's defaults, the LAN preset, and the defaults with the
 #: potentially-failed state turned on at the first timeout (RFC 7829).

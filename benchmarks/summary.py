@@ -243,6 +243,7 @@ def targets(summary: dict[str, Any]) -> list[Target]:
             1.3,
         )
     )
+    rows += backend_targets(summary.get("backends", {}), LAB_BACKEND_TARGETS, "lab")
     rows.append(_memory_target(summary.get("associations", {}).get("memory", {})))
     fast = summary.get("failover", {}).get("fast_failover", {})
     rows.append(
@@ -267,6 +268,49 @@ def targets(summary: dict[str, Any]) -> list[Target]:
         )
     )
     return rows
+
+
+#: The backends family's targets (issue 14): (ours, theirs, measure, threshold); the lab run
+#: compares the udp backend with the kernel's, the host run with aiortc.
+LAB_BACKEND_TARGETS = (
+    ("udp-protocol", "kernel-protocol", "echo", 0.5),
+    ("udp-coroutine", "kernel-coroutine", "echo", 0.5),
+)
+HOST_BACKEND_TARGETS = (
+    ("udp-protocol", "aiortc", "echo", 2.0),
+    ("udp-protocol", "aiortc", "bulk", 2.0),
+)
+_BACKEND_MEASURES = {
+    "echo": ("1024", "round_trips_per_s", "Echo 1 KiB rate"),
+    "bulk": ("16384", "mb_per_s", "Bulk 16 KiB throughput"),
+}
+
+
+def backend_targets(
+    backends: dict[str, Any], pairs: Iterable[tuple[str, str, str, float]], where: str
+) -> list[Target]:
+    """The backends family's targets: ``ours`` / ``theirs`` on one measure, same run."""
+    rows = []
+    for ours, theirs, measure, threshold in pairs:
+        size, key, label = _BACKEND_MEASURES[measure]
+        table = backends.get(measure, {})
+        rows.append(
+            Target(
+                f"{label}: {ours} vs {theirs} ({where})",
+                stats.ratio(_figure(table, size, ours, key), _figure(table, size, theirs, key)),
+                "x",
+                threshold,
+            )
+        )
+    return rows
+
+
+def summarise_backends(raw: dict[str, Any]) -> dict[str, Any]:
+    """The backends family: its echo and bulk samples summarised as those families'."""
+    return {
+        "echo": summarise_echo(raw.get("echo", {})),
+        "bulk": summarise_bulk(raw.get("bulk", {})),
+    }
 
 
 def _memory_target(memory: dict[str, Any]) -> Target:
@@ -307,5 +351,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         summary["associations"] = summarise_associations(results["associations"])
     if "failover" in results:
         summary["failover"] = summarise_failover(results["failover"])
+    if "backends" in results:
+        summary["backends"] = summarise_backends(results["backends"])
     summary["targets"] = [t.as_dict() for t in targets(summary)]
     return summary

@@ -434,6 +434,12 @@ class Association:
             pending += tcb.sender.queued_bytes + tcb.sender.outstanding_bytes
         return pending
 
+    @property
+    def sack_due(self) -> bool:
+        """Whether a SACK is due now (every second DATA packet, a gap, a duplicate: RFC 9260
+        section 6.2): a caller that reads several packets at once sends before reading on."""
+        return self._transfer.sack_due
+
     def get_timer(self) -> float | None:
         """The earliest timer deadline, or None when no timer runs."""
         if self._tcb.finished:

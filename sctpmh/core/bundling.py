@@ -34,7 +34,7 @@ from, None when the association has no local address to choose."""
 class Outbox:
     """What one association has to send, and how it becomes packets."""
 
-    __slots__ = ("_control", "_local_port", "_mtu", "_raw", "_stats", "max_burst")
+    __slots__ = ("_control", "_local_port", "_mtu", "_raw", "_sacks_seen", "_stats", "max_burst")
 
     def __init__(self, local_port: int, mtu: int, max_burst: int, stats: Stats) -> None:
         self._local_port = local_port
@@ -44,6 +44,7 @@ class Outbox:
         """Most packets of DATA per :meth:`build` (Max.Burst, RFC 9260 section 16)."""
         self._control: list[tuple[Chunk, PeerPath | None]] = []
         self._raw: list[Datagram] = []
+        self._sacks_seen = 0  # stats.sacks_received at the last build
 
     def queue(self, chunk: Chunk, path: PeerPath | None = None) -> None:
         """Queue a control chunk for ``path`` (None: the path data goes to)."""
@@ -113,6 +114,13 @@ class Outbox:
             else:
                 group.append(chunk)
 
+        # RFC 9260 section 6.1 D: Max.Burst packets of DATA per transmission opportunity.
+        # Every SACK that arrived since the last build is one, even when the glue read several
+        # before asking for packets: merged into one burst they would keep the flight from
+        # growing past Max.Burst packets while the receiver acknowledges every second one.
+        sacks = self._stats.sacks_received
+        burst = self.max_burst * max(1, sacks - self._sacks_seen)
+        self._sacks_seen = sacks
         budget = self._mtu - COMMON_HEADER_SIZE
         first: tuple[PeerPath, list[Chunk]] | None = None
         for path, chunks in groups.items():
@@ -124,7 +132,7 @@ class Outbox:
                 self._emit(paths, path, remote_port, peer_tag, packet_chunks, out)
         if sender is not None:
             self._send_data(
-                now, out, paths, data_path, remote_port, peer_tag, sender, peer_rwnd, first
+                now, out, paths, data_path, remote_port, peer_tag, sender, peer_rwnd, first, burst
             )
 
     def _send_data(
@@ -138,6 +146,7 @@ class Outbox:
         sender: Sender,
         peer_rwnd: int,
         first: tuple[PeerPath, list[Chunk]] | None,
+        burst: int,
     ) -> None:
         budget = self._mtu - COMMON_HEADER_SIZE
         stats = self._stats
@@ -146,7 +155,7 @@ class Outbox:
         used_paths: list[PeerPath] = []
         rtx_path: PeerPath | None = None
         data_packets = 0
-        while data_packets < self.max_burst:
+        while data_packets < burst:
             retransmission, hint = sender.next_route()
             if retransmission:
                 path = paths.alternate(paths.path_of(hint))

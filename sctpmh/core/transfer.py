@@ -189,6 +189,11 @@ class Transfer:
 
     # --- SACKs out ---------------------------------------------------------------------------
 
+    @property
+    def sack_due(self) -> bool:
+        """Whether a SACK is due now, not waiting for its delay (RFC 9260 section 6.2)."""
+        return self._sack_due
+
     def sack_wanted(self, data_goes: bool) -> bool:
         """Whether a SACK goes with the next packets: it is due, or it waits for its delay
         and DATA goes anyway (RFC 9260 section 6.2)."""

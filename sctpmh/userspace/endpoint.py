@@ -237,7 +237,14 @@ class UserspaceEndpoint:
         core = driven.core
         dropped = core.stats.packets_dropped
         core.receive_datagram(data, source, self.loop.time(), destination)
-        self._mark(driven)
+        if core.sack_due and driven.transport is not None:
+            # RFC 9260 section 6.2: a SACK at least every second packet. When several packets
+            # were read at one wake-up, holding it to the end of the batch would acknowledge
+            # them all at once and let the sender's flight shrink to one Max.Burst (6.1 D).
+            self._dirty.pop(driven, None)
+            self._service(driven)
+        else:
+            self._mark(driven)
         # The tag is compared after processing: a COOKIE ECHO that made the listener an
         # association carries the tag it now has (section 5.1.5).
         return bool(tag) and tag == core.local_tag and core.stats.packets_dropped == dropped

@@ -42,29 +42,51 @@ logger = logging.getLogger("sctpmh.userspace")
 _HEARD_MAX: Final = 4096
 _NO_TAG: Final = b"\x00\x00\x00\x00"
 _INIT_ACK: Final = b"\x02"  # the first chunk's type byte (RFC 9260 section 3.2)
+#: Datagrams read at one wake-up beyond the one asyncio hands over.
+_READ_BATCH: Final = 63
+_MAX_DATAGRAM: Final = 65535
+_SOCKADDR_CACHE: Final = 1024
 
 
 class _SharedSocket(asyncio.DatagramProtocol):
     """One UDP socket on one local address, and the SCTP endpoints that use it."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, sock: socket.socket) -> None:
         self.host = host
         self.port = port
         self.transport: asyncio.DatagramTransport | None = None
         self.family = Endpoint(host, port).family
         self.carriers: dict[int, _UdpCarrier] = {}  # by SCTP port
         self.cut = False  # a test cut the link: nothing in, nothing out
+        self._sock = sock
+        self._local = (host, port)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        # asyncio's datagram transport reads one datagram per wake-up; the rest of what is
+        # queued on the socket is read here at once (a bounded batch), so that the endpoints
+        # process every readable packet before they send (one SACK for several DATA packets,
+        # RFC 9260 section 6.2) and the loop does not spin once per packet.
+        self._deliver(data, addr)
+        recvfrom = self._sock.recvfrom
+        for _ in range(_READ_BATCH):
+            try:
+                data, addr = recvfrom(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # an ICMP error reported on the socket: as error_received
+            self._deliver(data, addr)
+
+    def _deliver(self, data: bytes, addr: tuple[Any, ...]) -> None:
         if len(data) < _HEADER or self.cut:
             return
         carrier = self.carriers.get(int.from_bytes(data[2:4], "big"))
         if carrier is None:
             return  # no SCTP endpoint on that port: as the kernel, say nothing
-        carrier.received(data, str(addr[0]), int(addr[1]), (self.host, self.port))
+        carrier.received(data, addr[0], addr[1], self._local)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors (port unreachable) tell nothing that SCTP's own timers do not.
@@ -129,7 +151,7 @@ class UdpBackend:
         try:
             sock.setblocking(False)
             sock.bind(address.sockaddr())
-            shared = _SharedSocket(host, int(sock.getsockname()[1]))
+            shared = _SharedSocket(host, int(sock.getsockname()[1]), sock)
             await loop.create_datagram_endpoint(lambda: shared, sock=sock)
         except OSError as exc:
             sock.close()
@@ -254,6 +276,8 @@ class _UdpCarrier:
         self._sctp_port = sctp_port
         self._peer_ports: dict[Address, int] = {}  # learned from accepted packets
         self._heard: dict[Address, int] = {}  # the latest packets of peers not known yet
+        # Socket addresses by (SCTP address, UDP port): parsing an address per packet costs.
+        self._sockaddrs: dict[tuple[Address, int], Any] = {}
         self._open = True
 
     def received(self, data: bytes, host: str, udp_port: int, destination: tuple[str, int]) -> None:
@@ -288,16 +312,23 @@ class _UdpCarrier:
             # An INIT ACK answers the INIT just heard, from wherever it came: a known peer
             # that restarted may use a new UDP port (RFC 9260 section 5.2.2).
             learned, heard = heard, learned
-        target = Endpoint(destination[0], learned or heard or self._backend.remote_port)
+        port = learned or heard or self._backend.remote_port
         shared = self._by_host.get(source[0])
-        if shared is None or shared.family != target.family:
+        family = socket.AF_INET6 if ":" in destination[0] else socket.AF_INET
+        if shared is None or shared.family != family:
             # No socket of ours on that source: one of the destination's family, if any (a
             # socket of the other family would refuse the address, and asyncio would close
             # it for good over that).
-            shared = next((s for s in self._by_host.values() if s.family == target.family), None)
+            shared = next((s for s in self._by_host.values() if s.family == family), None)
         if shared is None or shared.transport is None or shared.cut:
             return
-        shared.transport.sendto(data, target.sockaddr())
+        key = (destination, port)
+        sockaddr = self._sockaddrs.get(key)
+        if sockaddr is None:
+            if len(self._sockaddrs) >= _SOCKADDR_CACHE:
+                self._sockaddrs.clear()  # answers to a flood of INITs must not pile up
+            sockaddr = self._sockaddrs[key] = Endpoint(destination[0], port).sockaddr()
+        shared.transport.sendto(data, sockaddr)
 
     def forget(self, peers: Sequence[Address]) -> None:
         for peer in peers:

@@ -387,3 +387,33 @@ def test_smoke_settings_are_smaller_than_the_full_run() -> None:
     assert set(full.failover_trials) == set(FAILOVER_CONFIGS)
     assert full.failover_trials["fast_failover"] >= 20
     assert full.failover_trials["potentially_failed"] >= 20
+
+
+# --- the backends family ---------------------------------------------------------------------
+
+
+def test_backend_targets_compare_contenders_of_the_same_run() -> None:
+    raw = {
+        "echo": {
+            "1024": {
+                "udp-protocol": [echo_sample(600, 1, 2)],
+                "kernel-protocol": [echo_sample(1000, 1, 2)],
+                "aiortc": [echo_sample(200, 1, 2)],
+            }
+        },
+        "bulk": {"16384": {"udp-protocol": [bulk_sample(30)], "aiortc": [bulk_sample(20)]}},
+    }
+    figures = summary.summarise_backends(raw)
+    lab = {
+        t.target: t for t in summary.backend_targets(figures, summary.LAB_BACKEND_TARGETS, "lab")
+    }
+    echo = lab["Echo 1 KiB rate: udp-protocol vs kernel-protocol (lab)"]
+    assert echo.measured == pytest.approx(0.6)
+    assert echo.met is True
+    assert lab["Echo 1 KiB rate: udp-coroutine vs kernel-coroutine (lab)"].met is None
+    host = summary.backend_targets(figures, summary.HOST_BACKEND_TARGETS, "host")
+    assert [t.measured for t in host] == [pytest.approx(3.0), pytest.approx(1.5)]
+    assert [t.met for t in host] == [True, False]
+    text = report.backends_markdown(figures, "aiortc")
+    assert "| udp-protocol | 600 |" in text
+    assert "3.0x" in text
