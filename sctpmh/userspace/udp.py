@@ -325,9 +325,13 @@ class _UdpCarrier:
         key = (destination, port)
         sockaddr = self._sockaddrs.get(key)
         if sockaddr is None:
-            if len(self._sockaddrs) >= _SOCKADDR_CACHE:
-                self._sockaddrs.clear()  # answers to a flood of INITs must not pile up
-            sockaddr = self._sockaddrs[key] = Endpoint(destination[0], port).sockaddr()
+            sockaddr = Endpoint(destination[0], port).sockaddr()
+            # Kept for the peers of associations only: answers to a flood of INITs from
+            # strangers must leave nothing behind.
+            if self._peer_ports.get(destination) == port:
+                if len(self._sockaddrs) >= _SOCKADDR_CACHE:
+                    self._sockaddrs.clear()
+                self._sockaddrs[key] = sockaddr
         shared.transport.sendto(data, sockaddr)
 
     def forget(self, peers: Sequence[Address]) -> None:
