@@ -320,6 +320,7 @@ def test_help_is_wrapped_to_the_terminal_and_describes_the_command(command: str)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     description = lines[lines.index("") + 1]
-    assert description and not description.startswith(("options:", "positional")), lines
+    assert description, lines
+    assert not description.startswith(("options:", "positional")), lines
     # The description and options are wrapped; only the hand-laid epilogs may reach 92.
     assert max(map(len, lines[: lines.index("options:")])) <= 80, lines
