@@ -7,6 +7,7 @@ traffic moves to another path and nothing is lost. Start with :func:`create_serv
 
 from .addresses import Endpoint
 from .api import (
+    Opening,
     create_protocol_server,
     create_server,
     open_association,
@@ -45,7 +46,7 @@ from .events import (
     SendFailed,
 )
 from .protocol import AssociationProtocol, AssociationTransport
-from .server import Server
+from .server import Handler, Server
 
 __version__ = "0.1.0"
 
@@ -65,9 +66,11 @@ __all__ = [
     "Config",
     "Endpoint",
     "Event",
+    "Handler",
     "Message",
     "MessageTooLargeError",
     "NotSupportedError",
+    "Opening",
     "PathAdded",
     "PathInfo",
     "PathRemoved",

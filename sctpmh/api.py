@@ -16,6 +16,7 @@ from .seam import Backend
 from .server import Handler, Server
 
 __all__ = [
+    "Opening",
     "create_protocol_server",
     "create_server",
     "open_association",
@@ -131,8 +132,11 @@ async def _connect(
         return await carrier.connect(loop, remote, local, config or Config())
 
 
-class _Opening:
-    """What :func:`open_association` returns: await it, or use it with ``async with``."""
+class Opening:
+    """What :func:`open_association` returns: ``await`` it for the
+    :class:`~sctpmh.Association`, or use it as ``async with open_association(...) as
+    assoc:``, which closes the association gracefully when the block ends (and aborts it
+    when the block raises). Nothing is sent until it is awaited or entered."""
 
     def __init__(self, coroutine_factory: Any) -> None:
         self._factory = coroutine_factory
@@ -163,7 +167,7 @@ def open_association(
     config: Config | None = None,
     timeout: float | None = 30.0,
     backend: str | Backend | None = None,
-) -> _Opening:
+) -> Opening:
     """Open an association to every address in ``remote_addrs``.
 
     ``local_addrs`` (default: let the kernel choose) are all bound, with port 0 unless given.
@@ -180,4 +184,4 @@ def open_association(
         transport.set_protocol(association)
         return association
 
-    return _Opening(opening)
+    return Opening(opening)

@@ -87,10 +87,13 @@ class Stream:
         await self._association.send(data, stream=self._id, ppid=ppid, unordered=unordered)
 
     async def recv(self) -> Message:
-        """The next message that arrived on this stream."""
+        """The next message that arrived on this stream; at the association's end, as
+        :meth:`Association.recv`."""
         return await self._association._receive(self._queue)
 
     def __aiter__(self) -> AsyncIterator[Message]:
+        """``async for message in stream``: this stream's messages, ending as
+        ``async for`` over the :class:`Association` does."""
         return self._association._iterate(self._queue)
 
 
@@ -318,9 +321,12 @@ class Association(AssociationProtocol):
     async def recv(self) -> Message:
         """The next message (of any stream without its own :class:`Stream` object).
 
-        Raises :class:`~sctpmh.AssociationClosedError` once the association has ended and
-        every message received before that has been returned;
-        :class:`~sctpmh.AssociationAbortedError` when it did not end gracefully.
+        Every message that arrived before the end is returned first. Then, after a graceful
+        SHUTDOWN (either side), it raises :class:`~sctpmh.AssociationClosedError`; after an
+        ABORT (either side) :class:`~sctpmh.AssociationAbortedError`, and when every path
+        failed :class:`~sctpmh.AssociationLostError` (a subclass of it). Both are
+        AssociationClosedError subclasses, so ``except AssociationClosedError`` catches every
+        end. docs/lifecycle.md has the whole table.
         """
         return await self._receive(self._messages)
 
@@ -358,6 +364,10 @@ class Association(AssociationProtocol):
         return error
 
     def __aiter__(self) -> AsyncIterator[Message]:
+        """``async for message in assoc``: every message as :meth:`recv` gives it. The loop
+        ends quietly after a graceful SHUTDOWN, and raises the :meth:`recv` error
+        (:class:`~sctpmh.AssociationAbortedError`, :class:`~sctpmh.AssociationLostError`)
+        after an abort or a loss, once every message before it has been yielded."""
         return self._iterate(self._messages)
 
     async def _iterate(self, queue: _Queue[Message]) -> AsyncIterator[Message]:
