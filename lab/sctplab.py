@@ -58,7 +58,9 @@ HOST_PACKAGES = {
 }
 BUSYBOX = Path("/bin/busybox")
 #: Environment variables handed to the guest command: these names, and names with these prefixes.
-ENV_NAMES = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "TERM", "CI", "VIRTUAL_ENV"})
+ENV_NAMES = frozenset(
+    {"PATH", "HOME", "LANG", "LC_ALL", "TERM", "CI", "VIRTUAL_ENV", "COLUMNS", "LINES"}
+)
 ENV_PREFIXES = ("PYTHON", "SCTPMH_", "PYTEST_", "HYPOTHESIS_")
 BOOT_TIMEOUT = 180.0
 DEFAULT_TIMEOUT = 3600.0
@@ -266,6 +268,26 @@ def prepare() -> tuple[Kernel, Path]:
 # --- running the VM ---------------------------------------------------------------------------
 
 
+def host_terminal_size() -> os.terminal_size | None:
+    """The size of the terminal this command runs in, or None when it is not a terminal."""
+    for stream in (sys.stdin, sys.stdout):
+        try:
+            return os.get_terminal_size(stream.fileno())
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def sized_shell(command: Sequence[str], size: os.terminal_size | None) -> list[str]:
+    """``command`` preceded by setting the guest's serial line to the host terminal's size:
+    a serial console has no size of its own (``stty size`` says ``0 0``), so full-screen
+    programs (``sctpmh paths``) would draw at 80 columns."""
+    if size is None:
+        return list(command)
+    script = f'stty rows {size.lines} cols {size.columns} 2>/dev/null; exec "$@"'
+    return ["sh", "-c", script, "sh", *command]
+
+
 def _job_script(command: Sequence[str], cwd: Path, extra_env: dict[str, str]) -> str:
     env = {
         key: value
@@ -469,7 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             login = ["/bin/bash", "-l"] if Path("/bin/bash").exists() else ["/bin/sh"]
             # setsid -c makes the serial line the shell's controlling terminal.
             shell_cmd = ["setsid", "-c", *login] if shutil.which("setsid") else login
-            return run_in_vm(shell_cmd, timeout=args.timeout, interactive=True)
+            return run_in_vm(
+                sized_shell(shell_cmd, host_terminal_size()),
+                timeout=args.timeout,
+                interactive=True,
+            )
         command = list(args.command)
         if command[:1] == ["--"]:
             command = command[1:]

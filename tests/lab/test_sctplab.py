@@ -7,6 +7,7 @@ scripts/test, never inside the lab.
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,19 @@ def test_cpio_archive_is_newc_with_aligned_entries() -> None:
     assert archive.rstrip(b"\0").endswith(b"TRAILER!!!")
     # The first header's file size field (the 7th of 13 8-hex-digit fields) is 10 bytes.
     assert int(archive[6 + 6 * 8 : 6 + 7 * 8], 16) == len(b"#!/bin/sh\n")
+
+
+def test_the_shell_gets_the_host_terminals_size() -> None:
+    size = os.terminal_size((132, 41))
+    command = sctplab.sized_shell(["setsid", "-c", "/bin/bash", "-l"], size)
+    # Run the wrapper here with a harmless command in place of the shell: it must pass the
+    # size to stty and then run the command it wraps, with its arguments intact.
+    assert command[:2] == ["sh", "-c"]
+    assert "stty rows 41 cols 132" in command[2]
+    assert command[-4:] == ["setsid", "-c", "/bin/bash", "-l"]
+    probe = subprocess.run(
+        [*command[:4], "echo", "ran", "with args"], capture_output=True, text=True, check=True
+    )
+    assert probe.stdout == "ran with args\n"
+    assert sctplab.sized_shell(["/bin/sh"], None) == ["/bin/sh"]
+    assert {"COLUMNS", "LINES"} <= sctplab.ENV_NAMES  # sctpmh paths in `run` sees the size
