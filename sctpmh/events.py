@@ -221,7 +221,9 @@ class PathStateChanged(Event):
     """Its new state."""
 
     error: int = 0
-    """Error code given with the change, 0 when none."""
+    """Why, when the backend says: on the kernel backend Linux's ``spc_error`` (enum
+    sctp_sn_error: 0 retransmission limit reached, 1 a SACK arrived, 2 a HEARTBEAT was
+    answered, 3 user request), else 0. ``sctpmh paths`` shows it in words."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from ..events import (
     PathAdded,
     PathInfo,
     PathRemoved,
+    PathState,
     PathStateChanged,
     PeerShutdown,
     PrimaryChanged,
@@ -99,13 +100,33 @@ def render_paths(view: PathsView) -> str:
     return "\n".join(lines)
 
 
+#: Why a path changed state, by the notification's error (Linux's enum sctp_sn_error, RFC
+#: 6458 section 6.1.2's spc_error); 0 means "none given" except for a path found unreachable.
+PATH_CHANGE_REASONS = {
+    1: "a SACK arrived",
+    2: "a HEARTBEAT was answered",
+    3: "at the user's request",
+    4: "internal error",
+    5: "the shutdown guard timer expired",
+    6: "the peer is faulty",
+}
+
+
+def path_change_reason(state: PathState, error: int) -> str:
+    """Words for why a path entered ``state``, from the notification's ``error``."""
+    if error == 0:
+        return " (retransmission limit reached)" if state is PathState.INACTIVE else ""
+    return f" ({PATH_CHANGE_REASONS.get(error, f'error {error}')})"
+
+
 def describe_event(event: Event) -> str | None:
     """One line about ``event``, or None for events not worth a line in the table
     (SenderDry comes after every echo ping and would push everything else out)."""
     match event:
         case PathStateChanged(address=address, state=state, error=error):
-            suffix = f" (error {error})" if error else ""
-            return f"path {format_address(address)} {state.value}{suffix}"
+            return f"path {format_address(address)} {state.value}" + path_change_reason(
+                state, error
+            )
         case PathAdded(address=address):
             return f"path {format_address(address)} added"
         case PathRemoved(address=address):

@@ -222,6 +222,14 @@ def test_table_of_an_ended_association() -> None:
             sctpmh.PathStateChanged(("::1", 1), INACTIVE, error=110),
             "path [::1]:1 inactive (error 110)",
         ),
+        (
+            sctpmh.PathStateChanged(("::1", 1), INACTIVE),
+            "path [::1]:1 inactive (retransmission limit reached)",
+        ),
+        (
+            sctpmh.PathStateChanged(("10.0.0.1", 1), ACTIVE, error=2),
+            "path 10.0.0.1:1 active (a HEARTBEAT was answered)",
+        ),
         (sctpmh.PathStateChanged(("10.0.0.1", 1), ACTIVE), "path 10.0.0.1:1 active"),
         (sctpmh.PathAdded(("10.0.0.2", 1)), "path 10.0.0.2:1 added"),
         (sctpmh.PathRemoved(("10.0.0.2", 1)), "path 10.0.0.2:1 removed"),
